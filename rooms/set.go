@@ -1,0 +1,128 @@
+package rooms
+
+import "math/bits"
+
+// smallCap is how many members a Set keeps inline before it turns into a
+// bitset. Four covers a user's own room with a few open tabs.
+const smallCap = 4
+
+// Set is a set of non-negative slot numbers. The zero value is empty and
+// ready to use.
+type Set struct {
+	small [smallCap]int32 // members while n <= smallCap and words == nil
+	words []uint64        // bitset once the set has outgrown small
+	n     int             // number of members
+}
+
+// Len returns the number of members.
+func (s *Set) Len() int { return s.n }
+
+// Contains reports whether slot is a member.
+func (s *Set) Contains(slot int32) bool {
+	if s.words == nil {
+		for i := 0; i < s.n; i++ {
+			if s.small[i] == slot {
+				return true
+			}
+		}
+		return false
+	}
+	w := int(slot >> 6)
+	return w < len(s.words) && s.words[w]&(1<<(uint(slot)&63)) != 0
+}
+
+// Add inserts slot and reports whether it was not already a member.
+func (s *Set) Add(slot int32) bool {
+	if s.Contains(slot) {
+		return false
+	}
+	if s.words == nil {
+		if s.n < smallCap {
+			s.small[s.n] = slot
+			s.n++
+			return true
+		}
+		s.grow()
+	}
+	w := int(slot >> 6)
+	if w >= len(s.words) {
+		words := make([]uint64, w+1, max(w+1, 2*len(s.words)))
+		copy(words, s.words)
+		s.words = words
+	}
+	s.words[w] |= 1 << (uint(slot) & 63)
+	s.n++
+	return true
+}
+
+// grow moves the inline members into a bitset.
+func (s *Set) grow() {
+	var hi int32
+	for i := 0; i < s.n; i++ {
+		hi = max(hi, s.small[i])
+	}
+	s.words = make([]uint64, int(hi>>6)+1)
+	for i := 0; i < s.n; i++ {
+		s.words[s.small[i]>>6] |= 1 << (uint(s.small[i]) & 63)
+	}
+}
+
+// Remove deletes slot and reports whether it was a member.
+func (s *Set) Remove(slot int32) bool {
+	if s.words == nil {
+		for i := 0; i < s.n; i++ {
+			if s.small[i] == slot {
+				s.n--
+				s.small[i] = s.small[s.n]
+				return true
+			}
+		}
+		return false
+	}
+	w := int(slot >> 6)
+	bit := uint64(1) << (uint(slot) & 63)
+	if w >= len(s.words) || s.words[w]&bit == 0 {
+		return false
+	}
+	s.words[w] &^= bit
+	s.n--
+	if s.n == 0 {
+		s.words = nil
+	}
+	return true
+}
+
+// ForEach calls fn for every member. fn must not add or remove members of s.
+// Members held inline come in no particular order; a bitset yields them in
+// ascending order.
+func (s *Set) ForEach(fn func(slot int32)) {
+	if s.words == nil {
+		for i := 0; i < s.n; i++ {
+			fn(s.small[i])
+		}
+		return
+	}
+	for w, word := range s.words {
+		for word != 0 {
+			b := bits.TrailingZeros64(word)
+			word &= word - 1
+			fn(int32(w<<6 | b))
+		}
+	}
+}
+
+// AppendTo appends every member to dst and returns it. It lets a caller take
+// a snapshot it may iterate while changing the set.
+func (s *Set) AppendTo(dst []int32) []int32 {
+	if s.words == nil {
+		return append(dst, s.small[:s.n]...)
+	}
+	for w, word := range s.words {
+		for word != 0 {
+			b := bits.TrailingZeros64(word)
+			word &= word - 1
+			dst = append(dst, int32(w<<6|b))
+		}
+	}
+	return dst
+}
