@@ -1,0 +1,197 @@
+package bridge
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/valyala/bytebufferpool"
+)
+
+// Socket.IO event packet around the payload: Engine.IO type 4 (message),
+// Socket.IO type 2 (event) on the default namespace, event name
+// "notification", then the payload embedded verbatim as the only argument.
+const (
+	packetPrefix = `42["notification",`
+	packetSuffix = `]`
+)
+
+// WebSocket frame header (RFC 6455 §5.2), server to client: never masked.
+const (
+	// frameFinText is the first header byte: FIN set, opcode 0x1 (text).
+	frameFinText = 0x80 | 0x1
+	// maxLen7 is the largest payload length that fits the 7-bit length field
+	// (header 2 bytes).
+	maxLen7 = 125
+	// len16Marker in the 7-bit field announces a 16-bit length (header 4 bytes).
+	len16Marker = 126
+	// len64Marker in the 7-bit field announces a 64-bit length (header 10 bytes).
+	len64Marker = 127
+	// maxLen16 is the largest payload length of a 4-byte header.
+	maxLen16 = 1<<16 - 1
+	// MaxFrameHeader is the longest server frame header: 2 + 8 bytes.
+	MaxFrameHeader = 10
+)
+
+// Message is one notification serialized once: a pooled buffer holding a
+// complete WebSocket text frame whose payload is the Socket.IO packet
+// 42["notification",<json>], and nothing else.
+//
+// A Message is safe to share read-only between goroutines. It is
+// reference-counted: NewMessage returns it with one reference, Retain adds
+// references before handing it to more owners, and each owner calls Release
+// exactly once when done with Frame/Packet. After the last Release the bytes
+// go back to the pool and are reused by a later message, so neither Frame()
+// nor Packet() may be touched (or be queued in a writer) after the owner's
+// Release.
+type Message struct {
+	// Room is the room the message is for, from RoomFor.
+	Room string
+	// Kind is the channel family the message came from.
+	Kind Kind
+	// Received is when the message was read from Redis (time.Now, with its
+	// monotonic reading; use time.Since for latency).
+	Received time.Time
+
+	buf  *bytebufferpool.ByteBuffer // header + packet
+	hdr  int                        // header length: 2, 4 or 10
+	refs atomic.Int32
+}
+
+// ErrInvalidJSON is returned by NewMessage when the payload is not one valid
+// JSON value (encoding/json.Valid) in valid UTF-8. encoding/json.Valid alone
+// accepts invalid UTF-8 inside strings, but a WebSocket text frame must be
+// UTF-8 (RFC 6455 §8.1) and browsers fail the whole connection on it, so one
+// such payload would disconnect every member of the room.
+var ErrInvalidJSON = errorString("bridge: payload is not valid JSON")
+
+// errorString is a constant-friendly error type so the sentinel costs nothing
+// to return on the hot path.
+type errorString string
+
+func (e errorString) Error() string { return string(e) }
+
+var (
+	// framePool holds frame buffers. A pool of its own (not the package
+	// default) so bytebufferpool calibrates on notification sizes only.
+	framePool bytebufferpool.Pool
+	// messagePool recycles Message structs; with framePool it makes
+	// NewMessage+Release allocation-free in steady state.
+	messagePool = sync.Pool{New: func() any { return new(Message) }}
+	// overReleases counts Release calls on a message with no references left.
+	overReleases atomic.Uint64
+)
+
+// NewMessage validates payload (JSON, UTF-8) and builds the frame. The payload is
+// copied once, verbatim, into the frame buffer; the caller may reuse it
+// afterwards. The message starts with one reference, owned by the caller, and
+// Received set to now.
+func NewMessage(room string, kind Kind, payload []byte) (*Message, error) {
+	if !utf8.Valid(payload) || !json.Valid(payload) {
+		return nil, ErrInvalidJSON
+	}
+	n := len(packetPrefix) + len(payload) + len(packetSuffix)
+	hdr := headerSize(n)
+
+	m := messagePool.Get().(*Message)
+	m.Room, m.Kind, m.Received = room, kind, time.Now()
+	m.hdr = hdr
+	m.buf = framePool.Get()
+	b := m.buf.B[:0]
+	if cap(b) < hdr+n {
+		b = make([]byte, 0, hdr+n)
+	}
+	b = appendHeader(b, n)
+	b = append(b, packetPrefix...)
+	b = append(b, payload...)
+	b = append(b, packetSuffix...)
+	m.buf.B = b
+	m.refs.Store(1)
+	return m, nil
+}
+
+// Frame returns the whole WebSocket frame: header followed by the packet.
+// The slice is shared and valid until the caller's Release; do not modify it.
+func (m *Message) Frame() []byte { return m.buf.B }
+
+// Packet returns the Engine.IO/Socket.IO packet alone,
+// 42["notification",<json>], for transports without WebSocket framing
+// (long-polling). Shared and valid until the caller's Release, like Frame.
+func (m *Message) Packet() []byte { return m.buf.B[m.hdr:] }
+
+// Retain adds n references (n ≤ 0 does nothing). Call it before handing the
+// message to n more owners, while holding a reference yourself.
+func (m *Message) Retain(n int32) {
+	if n > 0 {
+		m.refs.Add(n)
+	}
+}
+
+// Release drops one reference; the last one returns the buffer and the
+// Message to their pools. Releasing a message that has no references left is
+// a bug in the caller: it is counted (OverReleases) and otherwise ignored, so
+// it can never drive the count negative nor return a buffer twice. (A stale
+// Release that arrives after the Message was reused by a later notification
+// cannot be told apart from a legitimate one; keep Release exactly once per
+// reference.)
+func (m *Message) Release() {
+	for {
+		r := m.refs.Load()
+		if r <= 0 {
+			overReleases.Add(1)
+			return
+		}
+		if m.refs.CompareAndSwap(r, r-1) {
+			if r == 1 {
+				m.free()
+			}
+			return
+		}
+	}
+}
+
+// free returns the buffer and the struct to their pools.
+func (m *Message) free() {
+	framePool.Put(m.buf)
+	m.buf = nil
+	m.Room = ""
+	m.Received = time.Time{}
+	m.hdr = 0
+	messagePool.Put(m)
+}
+
+// OverReleases reports how many Release calls found no reference left since
+// the process started: a debug counter that must stay 0; export it as a
+// metric to catch refcount bugs.
+func OverReleases() uint64 { return overReleases.Load() }
+
+// headerSize is the length of a server (unmasked) frame header for a payload
+// of n bytes.
+func headerSize(n int) int {
+	switch {
+	case n <= maxLen7:
+		return 2
+	case n <= maxLen16:
+		return 4
+	default:
+		return MaxFrameHeader
+	}
+}
+
+// appendHeader appends the header of an unmasked, final text frame carrying
+// n payload bytes.
+func appendHeader(b []byte, n int) []byte {
+	switch {
+	case n <= maxLen7:
+		return append(b, frameFinText, byte(n))
+	case n <= maxLen16:
+		b = append(b, frameFinText, len16Marker)
+		return binary.BigEndian.AppendUint16(b, uint16(n))
+	default:
+		b = append(b, frameFinText, len64Marker)
+		return binary.BigEndian.AppendUint64(b, uint64(n))
+	}
+}

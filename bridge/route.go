@@ -1,0 +1,78 @@
+package bridge
+
+import "strings"
+
+// Kind says which family of Redis channel a message came from. It indexes
+// Stats.Received and is meant for metric labels (see Kind.String).
+type Kind uint8
+
+// The channel families the bridge serves.
+const (
+	// KindUser is user:notifications:{userId} → room user-notifications:{userId}.
+	KindUser Kind = iota
+	// KindChannel is channel:notifications:{channelId} → room channel-notifications:{channelId}.
+	KindChannel
+	// KindGlobal is notifications:all → room global-notifications.
+	KindGlobal
+
+	// NumKinds is the number of kinds, the length of Stats.Received.
+	NumKinds = 3
+)
+
+// String returns the kind's metric label: "user", "channel" or "global".
+func (k Kind) String() string {
+	switch k {
+	case KindUser:
+		return "user"
+	case KindChannel:
+		return "channel"
+	case KindGlobal:
+		return "global"
+	}
+	return "unknown"
+}
+
+// Redis channel names and the rooms they map to. The two prefixed families
+// are pattern subscriptions (prefix + "*"); the global one is a plain channel.
+const (
+	userChannelPrefix    = "user:notifications:"
+	channelChannelPrefix = "channel:notifications:"
+	globalChannel        = "notifications:all"
+
+	userRoomPrefix    = "user-notifications:"
+	channelRoomPrefix = "channel-notifications:"
+	// GlobalRoom is the room every notifications:all message goes to.
+	GlobalRoom = "global-notifications"
+)
+
+// Subscriptions: what the bridge asks Redis for. Their confirmations are
+// counted to decide when the subscription is live.
+var (
+	subscribeChannels = []string{globalChannel}
+	subscribePatterns = []string{userChannelPrefix + "*", channelChannelPrefix + "*"}
+	wantConfirmations = len(subscribeChannels) + len(subscribePatterns)
+)
+
+// RoomFor maps a Redis channel to its room. ok=false for channels we do not
+// serve or with an empty id. The id is everything after the family prefix,
+// colons included (user:notifications:a:b → user-notifications:a:b), because
+// the pattern subscription delivers those too. The room string is allocated
+// for prefixed families; GlobalRoom is a constant.
+func RoomFor(channel string) (room string, kind Kind, ok bool) {
+	if id, found := strings.CutPrefix(channel, userChannelPrefix); found {
+		if id == "" {
+			return "", KindUser, false
+		}
+		return userRoomPrefix + id, KindUser, true
+	}
+	if id, found := strings.CutPrefix(channel, channelChannelPrefix); found {
+		if id == "" {
+			return "", KindChannel, false
+		}
+		return channelRoomPrefix + id, KindChannel, true
+	}
+	if channel == globalChannel {
+		return GlobalRoom, KindGlobal, true
+	}
+	return "", 0, false
+}
