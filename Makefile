@@ -1,0 +1,66 @@
+# notify-wss — the two commands a newcomer needs:
+#   make run    build and serve (development mode: embedded broker, printed token)
+#   make test   install what the tests need, then run every test with -race
+
+GO        ?= go
+BIN       := bin/notify-wss
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+SIOCLIENT := internal/sioclient
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+
+.PHONY: all build run test check deps deps-redis deps-node deps-browser fuzz bench bench-quick install clean
+
+all: build
+
+# The exact build the Dockerfile runs: a static binary.
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/notify-wss
+
+run: build
+	./$(BIN)
+
+test: deps check
+	$(GO) test -race -count=1 -timeout 8m ./...
+
+# Static checks: formatting and vet.
+check:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+# Everything the tests talk to for real: redis-server, socket.io-client from
+# npm (pinned by package-lock.json), and Chromium for the browser test.
+deps: deps-redis deps-node deps-browser
+
+deps-redis:
+	@command -v redis-server >/dev/null 2>&1 || $(MAKE) --no-print-directory apt PKGS=redis-server
+
+deps-node:
+	@if [ ! -d $(SIOCLIENT)/node_modules ] || [ $(SIOCLIENT)/package-lock.json -nt $(SIOCLIENT)/node_modules/.package-lock.json ]; then \
+		npm ci --prefix $(SIOCLIENT) --no-audit --no-fund --loglevel=error; \
+	fi
+
+deps-browser:
+	@command -v chromium >/dev/null 2>&1 || $(MAKE) --no-print-directory apt PKGS=chromium
+
+apt:
+	@if [ "$$(id -u)" != 0 ]; then echo "missing $(PKGS): install it (apt-get install $(PKGS)) or run as root"; exit 1; fi
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(PKGS) >/dev/null
+
+# A short run of every fuzz target (FUZZTIME each).
+FUZZTIME ?= 10s
+fuzz:
+	@for pkg in ./eio ./engine; do \
+		for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/notify-wss
+
+clean:
+	rm -rf bin

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// settingValue returns a setting from the environment or .env, or its default.
+func settingValue(env string) string {
+	values := map[string]string{}
+	for _, s := range settings {
+		values[s.env] = s.def
+	}
+	_ = readDotEnv(".env", values)
+	if v, ok := os.LookupEnv(env); ok {
+		return v
+	}
+	return values[env]
+}
+
+// tokenCommand mints a client token.
+func tokenCommand(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("notify-wss token", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	userID := fs.String("user", "", "userId claim (required)")
+	channel := fs.String("channel", "", "channelId claim")
+	name := fs.String("name", "", "displayName claim")
+	ttl := fs.Duration("ttl", time.Hour, "lifetime; 0 for a token that never expires")
+	secret := fs.String("jwt-secret", settingValue("JWT_SECRET"), "HS256 secret (env JWT_SECRET)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *userID == "" {
+		return errors.New("token: --user is required")
+	}
+	if *secret == "" {
+		return errors.New("token: JWT_SECRET is not set (the dev server prints a ready token instead)")
+	}
+	if *name == "" {
+		*name = *userID
+	}
+	t, err := mint(*secret, user{ID: *userID, DisplayName: *name, ChannelID: *channel}, *ttl)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, t)
+	return nil
+}
+
+// publishCommand publishes one notification, shaped as the notify-worker
+// sends them, to the configured Redis.
+func publishCommand(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("notify-wss publish", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	userID := fs.String("user", "", "send to this user's room")
+	channel := fs.String("channel", "", "send to this channel's room")
+	global := fs.Bool("global", false, "send to everyone in the global room")
+	typ := fs.String("type", "TIP", "notification type: TIP, FOLLOW, SUBSCRIPTION, …")
+	data := fs.String("data", "", "JSON object for the notification's data field")
+	message := fs.String("message", "", "human-readable message")
+	url := fs.String("redis-url", settingValue("REDIS_URL"), "Redis URL (env REDIS_URL)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	targets := 0
+	var redisChannel string
+	if *userID != "" {
+		targets++
+		redisChannel = "user:notifications:" + *userID
+	}
+	if *channel != "" {
+		targets++
+		redisChannel = "channel:notifications:" + *channel
+	}
+	if *global {
+		targets++
+		redisChannel = "notifications:all"
+	}
+	if targets != 1 {
+		return errors.New("publish: give exactly one of --user, --channel or --global")
+	}
+	if *url == "" {
+		return errors.New("publish: REDIS_URL is not set")
+	}
+	payload, err := notificationJSON(*typ, *userID, *channel, *message, *data)
+	if err != nil {
+		return err
+	}
+	opts, err := redis.ParseURL(*url)
+	if err != nil {
+		return fmt.Errorf("publish: redis url: %w", err)
+	}
+	rdb := redis.NewClient(opts)
+	defer rdb.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	n, err := rdb.Publish(ctx, redisChannel, payload).Result()
+	if err != nil {
+		return fmt.Errorf("publish to %s: %w", redisChannel, err)
+	}
+	fmt.Fprintf(stdout, "published to %s (%d subscriber(s)): %s\n", redisChannel, n, payload)
+	return nil
+}
+
+// notificationJSON builds a notification: id, type, target, data, timestamp.
+func notificationJSON(typ, userID, channelID, message, data string) ([]byte, error) {
+	var id [8]byte
+	_, _ = rand.Read(id[:])
+	n := map[string]any{
+		"id":        hex.EncodeToString(id[:]),
+		"type":      typ,
+		"timestamp": time.Now().UTC().Format("2006-01-02T15:04:05.000Z"),
+	}
+	if userID != "" {
+		n["userId"] = userID
+	}
+	if channelID != "" {
+		n["channelId"] = channelID
+	}
+	if message != "" {
+		n["message"] = message
+	}
+	if data != "" {
+		var d any
+		if err := json.Unmarshal([]byte(data), &d); err != nil {
+			return nil, fmt.Errorf("publish: --data is not JSON: %w", err)
+		}
+		n["data"] = d
+	}
+	return json.Marshal(n)
+}
+
+// healthcheckCommand asks the local server's /ready; for HEALTHCHECK in
+// images that have no curl.
+func healthcheckCommand(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("notify-wss healthcheck", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	port := fs.Int("port", 0, "port of the local server (default: PORT)")
+	path := fs.String("path", "/ready", "path to ask")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *port == 0 {
+		p, err := strconv.Atoi(settingValue("PORT"))
+		if err != nil {
+			return fmt.Errorf("healthcheck: PORT: %w", err)
+		}
+		*port = p
+	}
+	client := http.Client{Timeout: 3 * time.Second}
+	resp, err := client.Get("http://127.0.0.1:" + strconv.Itoa(*port) + *path)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthcheck: %s: %s", resp.Status, body)
+	}
+	fmt.Fprintf(stdout, "%s\n", body)
+	return nil
+}

@@ -1,0 +1,224 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// config is everything the server reads from its environment.
+type config struct {
+	Env        string // "production" or anything else (development)
+	RedisURL   string
+	JWTSecret  string
+	Host       string
+	Port       int
+	CORSOrigin string
+	LogLevel   string
+	Path       string
+
+	PingInterval   time.Duration
+	PingTimeout    time.Duration
+	ConnectTimeout time.Duration
+	MaxPayload     int
+	MaxOutbound    int
+	SendBuffer     int
+	Loops          int
+	ReusePort      bool
+	DevRedisAddr   string
+}
+
+// setting is one configuration knob: its environment variable, its flag,
+// its default and what it means. The README's table lists the same ones.
+type setting struct {
+	env, flag, def, help string
+	set                  func(c *config, v string) error
+}
+
+func str(p func(*config) *string) func(*config, string) error {
+	return func(c *config, v string) error { *p(c) = v; return nil }
+}
+
+func integer(p func(*config) *int) func(*config, string) error {
+	return func(c *config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("not a whole number: %q", v)
+		}
+		*p(c) = n
+		return nil
+	}
+}
+
+// duration accepts Go durations ("25s") and plain milliseconds ("25000"),
+// the unit socket.io options use.
+func duration(p func(*config) *time.Duration) func(*config, string) error {
+	return func(c *config, v string) error {
+		if ms, err := strconv.Atoi(v); err == nil {
+			*p(c) = time.Duration(ms) * time.Millisecond
+			return nil
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("not a duration: %q", v)
+		}
+		*p(c) = d
+		return nil
+	}
+}
+
+func boolean(p func(*config) *bool) func(*config, string) error {
+	return func(c *config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("not a boolean: %q", v)
+		}
+		*p(c) = b
+		return nil
+	}
+}
+
+var settings = []setting{
+	{"NODE_ENV", "env", "development", "production requires REDIS_URL and JWT_SECRET; otherwise dev mode", str(func(c *config) *string { return &c.Env })},
+	{"REDIS_URL", "redis-url", "", "Redis to subscribe to (redis://[:password@]host:port[/db]); empty in dev mode starts an embedded broker", str(func(c *config) *string { return &c.RedisURL })},
+	{"JWT_SECRET", "jwt-secret", "", "HS256 secret for client tokens; empty in dev mode generates one", str(func(c *config) *string { return &c.JWTSecret })},
+	{"HOST", "host", "0.0.0.0", "listen address", str(func(c *config) *string { return &c.Host })},
+	{"PORT", "port", "8080", "listen port", integer(func(c *config) *int { return &c.Port })},
+	{"CORS_ORIGIN", "cors-origin", "", "allowed origin(s), comma-separated, or *; empty sends no CORS headers", str(func(c *config) *string { return &c.CORSOrigin })},
+	{"LOG_LEVEL", "log-level", "info", "debug, info, warn or error", str(func(c *config) *string { return &c.LogLevel })},
+	{"SOCKET_PATH", "path", "/socket.io/", "Engine.IO endpoint path", str(func(c *config) *string { return &c.Path })},
+	{"PING_INTERVAL", "ping-interval", "25s", "server ping period (duration or ms)", duration(func(c *config) *time.Duration { return &c.PingInterval })},
+	{"PING_TIMEOUT", "ping-timeout", "20s", "time allowed for a pong (duration or ms)", duration(func(c *config) *time.Duration { return &c.PingTimeout })},
+	{"CONNECT_TIMEOUT", "connect-timeout", "45s", "time allowed to send CONNECT after the handshake", duration(func(c *config) *time.Duration { return &c.ConnectTimeout })},
+	{"MAX_PAYLOAD", "max-payload", "1000000", "largest client message or polling body, bytes", integer(func(c *config) *int { return &c.MaxPayload })},
+	{"MAX_OUTBOUND", "max-outbound", "1048576", "per-connection outbound cap before a slow consumer is dropped, bytes", integer(func(c *config) *int { return &c.MaxOutbound })},
+	{"SOCKET_SEND_BUFFER", "send-buffer", "262144", "SO_SNDBUF of client sockets, bytes (-1: kernel auto-tuning)", integer(func(c *config) *int { return &c.SendBuffer })},
+	{"EVENT_LOOPS", "loops", "0", "event loops (0: one per CPU)", integer(func(c *config) *int { return &c.Loops })},
+	{"REUSE_PORT", "reuse-port", "false", "SO_REUSEPORT, so several processes can share the port", boolean(func(c *config) *bool { return &c.ReusePort })},
+	{"DEV_REDIS_ADDR", "dev-redis-addr", "127.0.0.1:6380", "address of the embedded broker in dev mode (port 0: any)", str(func(c *config) *string { return &c.DevRedisAddr })},
+}
+
+// production reports whether the server runs in production mode.
+func (c *config) production() bool { return strings.EqualFold(c.Env, "production") }
+
+// loadConfig reads defaults, then the .env file, then the environment, then
+// flags: each later source wins. (A variable set in the environment beats
+// the same one in .env, as dotenv does.)
+func loadConfig(args []string, envFile string, stderr io.Writer) (*config, error) {
+	values := map[string]string{}
+	for _, s := range settings {
+		values[s.env] = s.def
+	}
+	if err := readDotEnv(envFile, values); err != nil {
+		return nil, err
+	}
+	for _, s := range settings {
+		if v, ok := os.LookupEnv(s.env); ok {
+			values[s.env] = v
+		}
+	}
+	fs := flag.NewFlagSet("notify-wss", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	flagValues := map[string]*string{}
+	for _, s := range settings {
+		flagValues[s.env] = fs.String(s.flag, values[s.env], fmt.Sprintf("%s (env %s)", s.help, s.env))
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	c := &config{}
+	for _, s := range settings {
+		if err := s.set(c, strings.TrimSpace(*flagValues[s.env])); err != nil {
+			return nil, fmt.Errorf("config %s: %w", s.env, err)
+		}
+	}
+	return c, c.validate()
+}
+
+// validate checks what the server cannot start without.
+func (c *config) validate() error {
+	var missing []string
+	if c.production() {
+		if c.RedisURL == "" {
+			missing = append(missing, "REDIS_URL")
+		}
+		if c.JWTSecret == "" {
+			missing = append(missing, "JWT_SECRET")
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("production mode needs %s: set them in the environment or in .env", strings.Join(missing, " and "))
+	}
+	if c.Port < 0 || c.Port > 65535 {
+		return fmt.Errorf("config PORT: %d is not a port", c.Port)
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		return err
+	}
+	return nil
+}
+
+// readDotEnv adds KEY=VALUE lines of path to values; a missing file is not
+// an error.
+func readDotEnv(path string, values map[string]string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		line = strings.TrimPrefix(line, "export ")
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			return fmt.Errorf("%s:%d: expected KEY=VALUE", path, n)
+		}
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+			v = v[1 : len(v)-1]
+		} else if i := strings.Index(v, " #"); i >= 0 {
+			v = strings.TrimSpace(v[:i])
+		}
+		values[k] = v
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	return nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("config LOG_LEVEL: %q is not debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+// corsOrigins splits CORS_ORIGIN.
+func (c *config) corsOrigins() []string {
+	var out []string
+	for _, o := range strings.Split(c.CORSOrigin, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			out = append(out, o)
+		}
+	}
+	return out
+}

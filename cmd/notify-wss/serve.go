@@ -1,0 +1,189 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/notify-wss/notify-wss/bridge"
+	"github.com/notify-wss/notify-wss/engine"
+)
+
+// shutdownGrace bounds a graceful shutdown; operators expect exit within 10 s.
+const shutdownGrace = 8 * time.Second
+
+// serveCommand runs the server until SIGTERM or SIGINT.
+func serveCommand(args []string, stdout, stderr io.Writer) error {
+	cfg, err := loadConfig(args, ".env", stderr)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stdout, cfg.LogLevel)
+	slog.SetDefault(log)
+
+	dev, err := prepareDevMode(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer dev.stop()
+
+	ctx, cancel := signalContext()
+	defer cancel()
+
+	var srv *engine.Server
+	br, err := bridge.New(bridge.Config{URL: cfg.RedisURL, Logger: log}, func(m *bridge.Message) {
+		srv.Broadcast(m.Room, m)
+	})
+	if err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	srv = engine.New(engineConfig(cfg, log, br), &app{auth: newVerifier(cfg.JWTSecret), log: log})
+
+	bridgeDone := make(chan struct{})
+	bridgeCtx, stopBridge := context.WithCancel(context.Background())
+	go func() {
+		defer close(bridgeDone)
+		if err := br.Run(bridgeCtx); err != nil {
+			log.Error("redis bridge stopped", "err", err)
+		}
+	}()
+	defer func() { stopBridge(); <-bridgeDone }()
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Run() }()
+	select {
+	case <-srv.Booted():
+	case err := <-served:
+		return err
+	}
+	log.Info("listening", "addr", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)),
+		"path", cfg.Path, "mode", map[bool]string{true: "production", false: "development"}[cfg.production()])
+	if dev.active() {
+		dev.printBanner(stderr, cfg)
+	}
+
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		return err
+	}
+	log.Info("shutting down", "sessions", srv.Stats().Sessions)
+	sctx, scancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer scancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Error("shutdown", "err", err)
+	}
+	select {
+	case err := <-served:
+		if err != nil {
+			return err
+		}
+	case <-sctx.Done():
+		log.Error("event loops did not stop in time")
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// engineConfig maps the service's settings onto the engine's.
+func engineConfig(cfg *config, log *slog.Logger, br *bridge.Bridge) engine.Config {
+	return engine.Config{
+		Addr:             net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)),
+		Path:             cfg.Path,
+		PingInterval:     cfg.PingInterval,
+		PingTimeout:      cfg.PingTimeout,
+		ConnectTimeout:   cfg.ConnectTimeout,
+		MaxPayload:       cfg.MaxPayload,
+		MaxOutbound:      cfg.MaxOutbound,
+		SocketSendBuffer: cfg.SendBuffer,
+		CORSOrigins:      cfg.corsOrigins(),
+		Loops:            cfg.Loops,
+		ReusePort:        cfg.ReusePort,
+		Logger:           log,
+		HealthExtra: func() map[string]any {
+			st := br.Stats()
+			return map[string]any{"redis": map[string]any{
+				"connected":  br.Connected(),
+				"reconnects": st.Reconnects,
+			}}
+		},
+		Ready: func() string {
+			if !br.Connected() {
+				return "redis subscription down"
+			}
+			return ""
+		},
+	}
+}
+
+// devMode holds what development mode started for a newcomer.
+type devMode struct {
+	redisAddr string // the embedded broker's address, "" when not started
+	stopRedis func()
+	generated bool // the JWT secret was generated
+}
+
+func (d *devMode) active() bool { return d.redisAddr != "" || d.generated }
+
+func (d *devMode) stop() {
+	if d.stopRedis != nil {
+		d.stopRedis()
+	}
+}
+
+// prepareDevMode fills in what development mode may leave out: an embedded
+// Redis-protocol broker and a generated secret.
+func prepareDevMode(cfg *config, log *slog.Logger) (*devMode, error) {
+	d := &devMode{}
+	if cfg.production() {
+		return d, nil
+	}
+	if cfg.JWTSecret == "" {
+		var b [32]byte
+		_, _ = rand.Read(b[:])
+		cfg.JWTSecret = hex.EncodeToString(b[:])
+		d.generated = true
+		log.Warn("development mode: generated a JWT secret; set JWT_SECRET to keep tokens valid across restarts")
+	}
+	if cfg.RedisURL == "" {
+		url, stop, err := bridge.StartEmbedded(cfg.DevRedisAddr)
+		if err != nil {
+			// The preferred port may be taken: any free one will do.
+			url, stop, err = bridge.StartEmbedded("127.0.0.1:0")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("start embedded redis broker: %w", err)
+		}
+		cfg.RedisURL, d.stopRedis = url, stop
+		d.redisAddr = url[len("redis://"):]
+		log.Warn("development mode: using an embedded Redis-protocol broker; set REDIS_URL for a real Redis", "addr", d.redisAddr)
+	}
+	return d, nil
+}
+
+// printBanner tells a newcomer how to try the server.
+func (d *devMode) printBanner(w io.Writer, cfg *config) {
+	u := user{ID: "dev-user", DisplayName: "Dev User"}
+	token, err := mint(cfg.JWTSecret, u, 24*time.Hour)
+	if err != nil {
+		return
+	}
+	host := cfg.Host
+	if host == "0.0.0.0" || host == "" || host == "::" {
+		host = "localhost"
+	}
+	url := "http://" + net.JoinHostPort(host, strconv.Itoa(cfg.Port))
+	fmt.Fprintf(w, "\nnotify-wss is running in development mode on %s\n\n", url)
+	fmt.Fprintf(w, "A token for user %q (valid 24h):\n  %s\n\n", u.ID, token)
+	fmt.Fprintf(w, "Connect a client:\n  io(%q, { auth: { token: %q } })\n\n", url, token)
+	if d.redisAddr != "" {
+		_, port, _ := net.SplitHostPort(d.redisAddr)
+		fmt.Fprintf(w, "Send it a notification:\n  redis-cli -p %s PUBLISH user:notifications:%s '{\"type\":\"TIP\",\"message\":\"hello from redis\"}'\n\n", port, u.ID)
+	}
+}

@@ -1,0 +1,139 @@
+package engine
+
+import (
+	"log/slog"
+	"runtime"
+	"time"
+)
+
+// Config configures a Server. Every field's zero value means the default
+// written in its comment, so Config{} is a working development setup.
+type Config struct {
+	// Addr is the listen address, host:port. Zero value means "0.0.0.0:8080".
+	Addr string
+	// Path is the Engine.IO endpoint; it must end with a slash, as clients
+	// always send one. Zero value means "/socket.io/".
+	Path string
+	// PingInterval is how long after the open packet, and after each pong,
+	// the server sends a ping. Zero value means 25s.
+	PingInterval time.Duration
+	// PingTimeout is how long the server waits for a pong before it closes
+	// the session. Zero value means 20s.
+	PingTimeout time.Duration
+	// ConnectTimeout closes a session that has not connected to any
+	// namespace in this time. Zero value means 45s.
+	ConnectTimeout time.Duration
+	// UpgradeTimeout is how long a polling session may take to finish a
+	// WebSocket upgrade after the probe. Zero value means 10s.
+	UpgradeTimeout time.Duration
+	// MaxPayload is the largest message (WebSocket) or request body
+	// (polling) a client may send, advertised as maxPayload. Zero value
+	// means 1,000,000 bytes.
+	MaxPayload int
+	// MaxOutbound is the per-connection cap on bytes waiting to be written;
+	// a connection above it is a slow consumer and is closed. Zero value
+	// means 1 MiB.
+	MaxOutbound int
+	// SocketSendBuffer sets SO_SNDBUF on accepted sockets, which stops the
+	// kernel from hiding megabytes of a stalled peer's backlog from
+	// MaxOutbound. Zero value means 256 KiB; negative leaves the kernel's
+	// auto-tuning on.
+	SocketSendBuffer int
+	// CORSOrigins lists the origins allowed by CORS. One entry is returned
+	// as is whatever the request's Origin (as the Node cors package does for
+	// a string); several are matched against Origin; "*" allows any.
+	// Zero value means no CORS headers at all.
+	CORSOrigins []string
+	// Namespaces lists the Socket.IO namespaces clients may connect to.
+	// Zero value means just "/".
+	Namespaces []string
+	// Loops is the number of event loops. Zero value means GOMAXPROCS.
+	Loops int
+	// ReusePort gives each loop its own SO_REUSEPORT listener, so several
+	// processes can share one port. Zero value means off.
+	ReusePort bool
+	// Logger receives the server's and gnet's logs. Zero value means
+	// slog.Default().
+	Logger *slog.Logger
+	// HealthExtra, when set, adds fields to the /health answer (for
+	// example the Redis state). It is called from an event loop and must
+	// be quick and safe from any goroutine.
+	HealthExtra func() map[string]any
+	// Ready, when set, decides /ready: it returns "" when the server may
+	// take traffic, or the reason it may not. Zero value means always ready
+	// (until shutdown).
+	Ready func() string
+	// HTTPHandler, when set, serves GET requests for paths the engine does
+	// not own (for example /metrics). It returns false for paths it does
+	// not know either, which get a 404. Called on an event loop.
+	HTTPHandler func(path string, w *Response) bool
+}
+
+const (
+	defaultAddr             = "0.0.0.0:8080"
+	defaultPath             = "/socket.io/"
+	defaultPingInterval     = 25 * time.Second
+	defaultPingTimeout      = 20 * time.Second
+	defaultConnectTimeout   = 45 * time.Second
+	defaultUpgradeTimeout   = 10 * time.Second
+	defaultMaxPayload       = 1_000_000
+	defaultMaxOutbound      = 1 << 20
+	defaultSocketSendBuffer = 256 << 10
+
+	// maxHeadBytes is the largest HTTP request head accepted; a larger
+	// one is answered 431, as Node does.
+	maxHeadBytes = 8 << 10
+	// maxTick bounds the timer granularity; a finer one is used when the
+	// ping timings are short (tests, the conformance suites).
+	maxTick = 50 * time.Millisecond
+)
+
+func (c Config) withDefaults() Config {
+	if c.Addr == "" {
+		c.Addr = defaultAddr
+	}
+	if c.Path == "" {
+		c.Path = defaultPath
+	}
+	if c.Path[len(c.Path)-1] != '/' {
+		c.Path += "/"
+	}
+	if c.PingInterval <= 0 {
+		c.PingInterval = defaultPingInterval
+	}
+	if c.PingTimeout <= 0 {
+		c.PingTimeout = defaultPingTimeout
+	}
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = defaultConnectTimeout
+	}
+	if c.UpgradeTimeout <= 0 {
+		c.UpgradeTimeout = defaultUpgradeTimeout
+	}
+	if c.MaxPayload <= 0 {
+		c.MaxPayload = defaultMaxPayload
+	}
+	if c.MaxOutbound <= 0 {
+		c.MaxOutbound = defaultMaxOutbound
+	}
+	if c.SocketSendBuffer == 0 {
+		c.SocketSendBuffer = defaultSocketSendBuffer
+	}
+	if len(c.Namespaces) == 0 {
+		c.Namespaces = []string{"/"}
+	}
+	if c.Loops <= 0 {
+		c.Loops = runtime.GOMAXPROCS(0)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// tick returns the timer granularity: a twentieth of the shortest timing,
+// at most maxTick and at least a millisecond.
+func (c Config) tick() time.Duration {
+	t := min(c.PingTimeout, c.PingInterval, c.UpgradeTimeout, c.ConnectTimeout) / 20
+	return max(min(t, maxTick), time.Millisecond)
+}

@@ -1,0 +1,349 @@
+package engine
+
+import (
+	"bytes"
+	"crypto/sha1"
+	"encoding/base64"
+	"errors"
+
+	"github.com/gobwas/ws"
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/notify-wss/notify-wss/eio"
+)
+
+// conn is the per-connection state, set in OnOpen and dropped in OnClose.
+// Only its loop touches it.
+type conn struct {
+	gc     gnet.Conn
+	sh     *shard
+	closed bool // OnClose ran, or a close is under way: write nothing more
+
+	// WebSocket state, once upgraded.
+	ws      bool
+	sess    *session
+	frag    []byte    // a fragmented message being reassembled
+	fragOp  ws.OpCode // its opcode
+	fragged bool
+
+	// Polling state: the session whose GET this connection holds.
+	parked *session
+
+	// Upgrade state: the polling session this WebSocket is probing for,
+	// and, once "5" arrived, the messages waiting for the hand-over.
+	probing   *session
+	adopting  bool
+	pendingIn []pendingMessage
+}
+
+// pendingMessage is a WebSocket message kept until a hand-over completes.
+type pendingMessage struct {
+	op   ws.OpCode
+	data []byte
+}
+
+// onTraffic consumes every complete request or frame in the buffer.
+func (cn *conn) onTraffic() gnet.Action {
+	buf, _ := cn.gc.Peek(-1)
+	consumed := 0
+	action := gnet.None
+	for consumed < len(buf) && action == gnet.None && !cn.closed && cn.parked == nil {
+		var n int
+		if cn.ws {
+			n, action = cn.readFrame(buf[consumed:])
+		} else {
+			n, action = cn.readHTTP(buf[consumed:])
+		}
+		if n == 0 {
+			break
+		}
+		consumed += n
+	}
+	if consumed > 0 {
+		_, _ = cn.gc.Discard(consumed)
+	}
+	if cn.closed && action == gnet.None {
+		action = gnet.Close
+	}
+	return action
+}
+
+func (cn *conn) onClose(error) {
+	cn.closed = true
+	if ss := cn.sess; ss != nil {
+		cn.sess = nil
+		ss.transportClosed(cn)
+	}
+	if ss := cn.parked; ss != nil {
+		cn.parked = nil
+		ss.pollConnClosed(cn)
+	}
+	if ss := cn.probing; ss != nil && !cn.adopting {
+		cn.probing = nil
+		ss.probeClosed(cn)
+	}
+}
+
+// write writes p unless the connection is closing. It reports whether the
+// bytes were accepted.
+func (cn *conn) write(p []byte) bool {
+	if cn.closed {
+		return false
+	}
+	_, err := cn.gc.Write(p)
+	return err == nil
+}
+
+// writeShared writes a broadcast after checking the slow-consumer cap; a
+// connection over the cap is closed and its session ended.
+func (cn *conn) writeShared(p []byte) bool {
+	if cn.closed {
+		return false
+	}
+	if cn.gc.OutboundBuffered()+len(p) > cn.sh.srv.cfg.MaxOutbound {
+		cn.sh.counters.SlowConsumers.Add(1)
+		cn.sh.srv.log.Warn("slow consumer disconnected",
+			"sid", cn.sess.sid, "buffered", cn.gc.OutboundBuffered(), "cap", cn.sh.srv.cfg.MaxOutbound)
+		cn.sess.close(reasonSlowConsumer)
+		return false
+	}
+	return cn.write(p)
+}
+
+// closeWS sends a close frame (code 0: empty payload) and closes the
+// connection once it is flushed.
+func (cn *conn) closeWS(code ws.StatusCode) {
+	if cn.closed {
+		return
+	}
+	cn.sh.wbuf = eio.AppendCloseFrame(cn.sh.wbuf[:0], code, "")
+	cn.write(cn.sh.wbuf)
+	cn.closed = true
+	_ = cn.gc.Close()
+}
+
+// closeHTTP closes the connection after the response already written.
+func (cn *conn) closeHTTP() {
+	if cn.closed {
+		return
+	}
+	cn.closed = true
+	_ = cn.gc.Close()
+}
+
+// ---- WebSocket frames
+
+var errUnmasked = errors.New("engine: client frame is not masked")
+
+// readFrame handles the frame at the start of buf; n == 0 means it is not
+// complete yet.
+func (cn *conn) readFrame(buf []byte) (int, gnet.Action) {
+	h, hn, err := eio.ParseFrameHeader(buf)
+	if err != nil {
+		cn.protocolError(err)
+		return len(buf), gnet.None
+	}
+	if hn == 0 {
+		return 0, gnet.None
+	}
+	if !h.Masked {
+		cn.protocolError(errUnmasked)
+		return len(buf), gnet.None
+	}
+	maxPayload := int64(cn.sh.srv.cfg.MaxPayload)
+	if h.Length > maxPayload || int64(len(cn.frag))+h.Length > maxPayload {
+		cn.sh.srv.log.Debug("websocket message over maxPayload", "length", h.Length)
+		if cn.sess != nil {
+			cn.sess.closeWith(reasonTransportError, ws.StatusMessageTooBig)
+		} else {
+			cn.closeWS(ws.StatusMessageTooBig)
+		}
+		return len(buf), gnet.None
+	}
+	total := hn + int(h.Length)
+	if len(buf) < total {
+		return 0, gnet.None
+	}
+	payload := buf[hn:total]
+	eio.Unmask(payload, h.Mask)
+
+	switch h.OpCode {
+	case ws.OpClose:
+		// Echo an empty close frame, as Node does, and end the session.
+		if cn.sess != nil {
+			cn.sess.closeWith(reasonTransportClose, 0)
+		} else {
+			cn.closeWS(0)
+		}
+	case ws.OpPing:
+		cn.sh.wbuf = eio.AppendFrame(cn.sh.wbuf[:0], ws.OpPong, payload)
+		cn.write(cn.sh.wbuf)
+	case ws.OpPong:
+	case ws.OpText, ws.OpBinary:
+		if cn.fragged {
+			cn.protocolError(errors.New("engine: new message inside a fragmented one"))
+			break
+		}
+		if !h.Fin {
+			cn.fragged, cn.fragOp = true, h.OpCode
+			cn.frag = append(cn.frag[:0], payload...)
+			break
+		}
+		cn.onMessage(h.OpCode, payload)
+	case ws.OpContinuation:
+		if !cn.fragged {
+			cn.protocolError(errors.New("engine: continuation without a first fragment"))
+			break
+		}
+		cn.frag = append(cn.frag, payload...)
+		if h.Fin {
+			msg := cn.frag
+			cn.fragged, cn.frag = false, nil
+			cn.onMessage(cn.fragOp, msg)
+		}
+	}
+	return total, gnet.None
+}
+
+// onMessage hands one complete WebSocket message to the session.
+func (cn *conn) onMessage(op ws.OpCode, msg []byte) {
+	if cn.sess == nil {
+		if cn.probing != nil {
+			cn.onProbeMessage(op, msg)
+		}
+		return
+	}
+	if op == ws.OpBinary {
+		cn.sess.onBinary(msg)
+		return
+	}
+	cn.sess.onPacket(cn, msg)
+}
+
+// protocolError closes the connection with 1002 after bad framing.
+func (cn *conn) protocolError(err error) {
+	cn.sh.srv.log.Debug("websocket protocol error", "err", err)
+	if cn.sess != nil {
+		cn.sess.closeWith(reasonTransportError, ws.StatusProtocolError)
+		return
+	}
+	cn.closeWS(ws.StatusProtocolError)
+}
+
+// ---- HTTP
+
+// readHTTP handles the request at the start of buf.
+func (cn *conn) readHTTP(buf []byte) (int, gnet.Action) {
+	var r request
+	ok, err := parseRequest(buf, &r)
+	switch {
+	case errors.Is(err, errHeadTooLarge):
+		cn.replyAndClose(431, "", nil)
+		return len(buf), gnet.None
+	case err != nil:
+		cn.replyAndClose(400, "", nil)
+		return len(buf), gnet.None
+	case !ok:
+		return 0, gnet.None
+	}
+	bodyLen := max(r.contentLength, 0)
+	if bodyLen > cn.sh.srv.cfg.MaxPayload {
+		cn.replyAndClose(413, "", nil)
+		return len(buf), gnet.None
+	}
+	total := r.headLen + bodyLen
+	if len(buf) < total {
+		return 0, gnet.None
+	}
+	cn.route(&r, buf[r.headLen:total])
+	return total, gnet.None
+}
+
+// route answers one complete request.
+func (cn *conn) route(r *request, body []byte) {
+	srv := cn.sh.srv
+	path := r.path
+	switch {
+	case bytes.HasPrefix(path, []byte(srv.cfg.Path)):
+		cn.serveEngineIO(r, body)
+	case string(path) == "/health" && string(r.method) == "GET":
+		cn.reply(r, 200, "application/json", srv.healthJSON())
+	case string(path) == "/ready" && string(r.method) == "GET":
+		if reason := srv.notReady(); reason != "" {
+			cn.reply(r, 503, "application/json", jsonObject("status", "unavailable", "reason", reason))
+		} else {
+			cn.reply(r, 200, "application/json", jsonObject("status", "ready"))
+		}
+	default:
+		if srv.cfg.HTTPHandler != nil && string(r.method) == "GET" {
+			w := &cn.sh.resp
+			*w = Response{}
+			if srv.cfg.HTTPHandler(string(path), w) {
+				cn.reply(r, w.status, w.contentType, w.body)
+				return
+			}
+		}
+		cn.reply(r, 404, "application/json", []byte(`{"error":"not found"}`))
+	}
+}
+
+// reply writes a response, closing the connection unless it is keep-alive.
+func (cn *conn) reply(r *request, status int, contentType string, body []byte) {
+	cn.replyHeaders(r, status, contentType, nil, body)
+}
+
+func (cn *conn) replyHeaders(r *request, status int, contentType string, extra, body []byte) {
+	cn.sh.wbuf = appendResponse(cn.sh.wbuf[:0], status, contentType, extra, body, r.keepAlive)
+	cn.write(cn.sh.wbuf)
+	if !r.keepAlive {
+		cn.closeHTTP()
+	}
+}
+
+// replyAndClose answers a request the server will not read further.
+func (cn *conn) replyAndClose(status int, contentType string, body []byte) {
+	cn.sh.wbuf = appendResponse(cn.sh.wbuf[:0], status, contentType, nil, body, false)
+	cn.write(cn.sh.wbuf)
+	cn.closeHTTP()
+}
+
+// wsGUID is the RFC 6455 key suffix.
+const wsGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+// upgrade completes a WebSocket handshake; it reports false (after a 400)
+// when the request is not a valid one.
+func (cn *conn) upgrade(r *request, extra []byte) bool {
+	if string(r.method) != "GET" || !r.upgradeWebSocket || !r.connectionUpgrade ||
+		string(r.wsVersion) != "13" || len(r.wsKey) != 24 {
+		cn.wsRefuse("Bad request")
+		return false
+	}
+	var keyGUID [24 + len(wsGUID)]byte
+	copy(keyGUID[:], r.wsKey)
+	copy(keyGUID[24:], wsGUID)
+	sum := sha1.Sum(keyGUID[:])
+	var accept [28]byte
+	base64.StdEncoding.Encode(accept[:], sum[:])
+
+	b := append(cn.sh.wbuf[:0], "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
+	b = append(b, accept[:]...)
+	b = append(b, "\r\n"...)
+	b = append(b, extra...)
+	b = append(b, "\r\n"...)
+	cn.sh.wbuf = b
+	cn.write(b)
+	cn.ws = true
+	return true
+}
+
+// wsRefuse answers a failed WebSocket upgrade the way Node does: a raw 400
+// with the message as a text/html body, then the socket is closed.
+func (cn *conn) wsRefuse(message string) {
+	b := append(cn.sh.wbuf[:0], "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-type: text/html\r\nContent-Length: "...)
+	b = appendInt(b, len(message))
+	b = append(b, "\r\n\r\n"...)
+	b = append(b, message...)
+	cn.sh.wbuf = b
+	cn.write(b)
+	cn.closeHTTP()
+}

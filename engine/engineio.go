@@ -1,0 +1,155 @@
+package engine
+
+import (
+	"bytes"
+	"strconv"
+)
+
+// Engine.IO HTTP error codes (README §11 of the protocol reference).
+const (
+	errTransportUnknown = iota
+	errSessionUnknown
+	errBadHandshakeMethod
+	errBadRequest
+	errForbidden
+	errUnsupportedProtocol
+)
+
+var errorMessages = [...]string{
+	errTransportUnknown:    "Transport unknown",
+	errSessionUnknown:      "Session ID unknown",
+	errBadHandshakeMethod:  "Bad handshake method",
+	errBadRequest:          "Bad request",
+	errForbidden:           "Forbidden",
+	errUnsupportedProtocol: "Unsupported protocol version",
+}
+
+// serveEngineIO answers a request under the Engine.IO path.
+func (cn *conn) serveEngineIO(r *request, body []byte) {
+	srv := cn.sh.srv
+	sh := cn.sh
+	cors := srv.appendCORS(sh.corsBuf[:0], r)
+	sh.corsBuf = cors
+	if string(r.method) == "OPTIONS" && len(srv.cfg.CORSOrigins) > 0 {
+		cn.preflight(r)
+		return
+	}
+	transport, _ := queryValue(r.query, "transport")
+	isWS := string(transport) == "websocket"
+	upgradeReq := r.upgradeWebSocket
+	if !isWS && string(transport) != "polling" {
+		cn.engineError(r, errTransportUnknown, upgradeReq)
+		return
+	}
+	eioVersion, _ := queryValue(r.query, "EIO")
+	if sid, ok := queryValue(r.query, "sid"); ok {
+		ss := srv.lookupSession(string(sid))
+		switch {
+		case ss == nil:
+			cn.engineError(r, errSessionUnknown, upgradeReq)
+		case string(eioVersion) != "4":
+			cn.engineError(r, errBadRequest, upgradeReq)
+		case isWS:
+			if !upgradeReq {
+				cn.engineError(r, errBadRequest, false)
+				return
+			}
+			cn.startUpgrade(ss, r)
+		default:
+			cn.servePolling(ss, r, body)
+		}
+		return
+	}
+	if string(r.method) != "GET" {
+		cn.engineError(r, errBadHandshakeMethod, upgradeReq)
+		return
+	}
+	if isWS && !upgradeReq {
+		cn.engineError(r, errBadRequest, false)
+		return
+	}
+	if string(eioVersion) != "4" {
+		cn.engineError(r, errUnsupportedProtocol, upgradeReq)
+		return
+	}
+	if srv.draining.Load() {
+		cn.reply(r, 503, "application/json", jsonObject("status", "unavailable", "reason", "draining"))
+		return
+	}
+	hs := &Handshake{Query: string(r.query), Authorization: string(r.authorization), Origin: string(r.origin)}
+	if isWS {
+		if !cn.upgrade(r, cors) {
+			return
+		}
+		ss := newSession(sh, hs)
+		ss.ws = cn
+		cn.sess = ss
+		srv.counters.websocket.Add(1)
+		ss.sendText(ss.openPacket(nil))
+		return
+	}
+	cn.pollingHandshake(r, hs)
+}
+
+// engineError answers with an Engine.IO error: JSON for plain requests, a
+// raw 400 for WebSocket upgrade requests (as the Node ws server does).
+func (cn *conn) engineError(r *request, code int, upgradeReq bool) {
+	if upgradeReq {
+		cn.wsRefuse(errorMessages[code])
+		return
+	}
+	status := 400
+	if code == errForbidden {
+		status = 403
+	}
+	body := append(cn.sh.jsonBuf[:0], `{"code":`...)
+	body = strconv.AppendInt(body, int64(code), 10)
+	body = append(body, `,"message":"`...)
+	body = append(body, errorMessages[code]...)
+	body = append(body, `"}`...)
+	cn.sh.jsonBuf = body
+	cn.replyHeaders(r, status, "application/json", cn.sh.corsBuf, body)
+}
+
+// preflight answers a CORS preflight with 204, as the cors package does.
+func (cn *conn) preflight(r *request) {
+	h := append(cn.sh.corsBuf, "Access-Control-Allow-Methods: GET,HEAD,PUT,PATCH,POST,DELETE\r\n"...)
+	if len(r.acrHeaders) > 0 {
+		h = append(h, "Access-Control-Allow-Headers: "...)
+		h = append(h, r.acrHeaders...)
+		h = append(h, "\r\n"...)
+	}
+	cn.sh.corsBuf = h
+	cn.replyHeaders(r, 204, "", h, nil)
+}
+
+// appendCORS appends the CORS response headers for r (nothing when CORS is
+// off).
+func (s *Server) appendCORS(dst []byte, r *request) []byte {
+	origins := s.cfg.CORSOrigins
+	if len(origins) == 0 {
+		return dst
+	}
+	var allow []byte
+	switch {
+	case len(origins) == 1:
+		allow = []byte(origins[0])
+	case len(r.origin) > 0:
+		for _, o := range origins {
+			if o == "*" || o == string(r.origin) {
+				allow = r.origin
+				break
+			}
+		}
+	}
+	if allow != nil {
+		dst = append(dst, "Access-Control-Allow-Origin: "...)
+		dst = append(dst, allow...)
+		dst = append(dst, "\r\n"...)
+	}
+	dst = append(dst, "Vary: Origin\r\n"...)
+	if !bytes.Equal(allow, []byte("*")) {
+		dst = append(dst, "Access-Control-Allow-Credentials: true\r\n"...)
+	}
+	return dst
+}

@@ -1,0 +1,279 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"sync"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/notify-wss/notify-wss/eio"
+)
+
+// HTTP long-polling. A session's requests may arrive on any connection and
+// so on any loop, while the session itself is owned by one loop (the one
+// that answered its handshake). pollState is therefore the one part of a
+// session shared between loops, under its mutex: the queued packets, the
+// parked GET and the upgrade progress. Packets a client POSTs are processed
+// on the owning loop, so the Socket.IO layer never needs a lock.
+
+// pollState is the polling transport of a session.
+type pollState struct {
+	mu       sync.Mutex
+	owner    *shard // loop that owns the session (fixed while polling)
+	out      []byte // packets waiting for a GET, joined by the record separator
+	get      *conn  // the parked GET, or nil
+	getKeep  bool   // its keep-alive
+	getCORS  []byte // its CORS headers
+	flushing bool   // a flush of get is queued on its loop
+	closing  bool   // the session ended: the next GET gets out and "1"
+
+	// Upgrade to WebSocket (upgrade.go).
+	probe      *conn // the WebSocket being probed
+	probed     bool  // it has answered 2probe
+	upgradeBy  int64 // upgrade deadline (server ms)
+	noopAt     int64 // next check for a GET to end with a noop
+	handingOff bool  // "5" arrived: the session is moving to the WebSocket
+	upgraded   bool  // the session is on WebSocket now
+}
+
+// upgradeNoopPeriod is how often, during an upgrade, a parked GET is ended
+// with a noop so that the client can pause polling (engine.io checks every
+// 100 ms).
+const upgradeNoopPeriod = 100
+
+var (
+	noopPacket  = []byte{'0' + byte(eio.PacketNoop)}
+	closePacket = []byte{'0' + byte(eio.PacketClose)}
+	okBody      = []byte("ok")
+)
+
+// pollingHandshake opens a polling session and answers with the open packet.
+func (cn *conn) pollingHandshake(r *request, hs *Handshake) {
+	sh := cn.sh
+	ss := newSession(sh, hs)
+	ss.poll = &pollState{owner: sh}
+	sh.srv.counters.polling.Add(1)
+	body := ss.openPacket([]string{"websocket"})
+	cn.replyPoll(r.keepAlive, sh.corsBuf, body)
+}
+
+// replyPoll answers a polling GET with a body of packets.
+func (cn *conn) replyPoll(keepAlive bool, cors, body []byte) {
+	extra := append(cn.sh.hdrBuf[:0], cors...)
+	extra = append(extra, "cache-control: no-store\r\n"...)
+	cn.sh.hdrBuf = extra
+	cn.sh.wbuf = appendResponse(cn.sh.wbuf[:0], 200, "text/plain; charset=UTF-8", extra, body, keepAlive)
+	cn.write(cn.sh.wbuf)
+	if !keepAlive {
+		cn.closeHTTP()
+	}
+}
+
+// servePolling handles a GET or POST for an existing polling session.
+func (cn *conn) servePolling(ss *session, r *request, body []byte) {
+	p := ss.poll
+	if p == nil { // a session born on WebSocket
+		cn.engineError(r, errBadRequest, false)
+		return
+	}
+	switch string(r.method) {
+	case "GET":
+		cn.pollGet(ss, r)
+	case "POST":
+		cn.pollPost(ss, r, body)
+	default:
+		cn.replyHeaders(r, 500, "", cn.sh.corsBuf, nil)
+	}
+}
+
+// pollGet answers at once when packets are waiting, else parks the GET.
+func (cn *conn) pollGet(ss *session, r *request) {
+	p := ss.poll
+	p.mu.Lock()
+	switch {
+	case p.upgraded || p.handingOff:
+		p.mu.Unlock()
+		cn.engineError(r, errBadRequest, false)
+	case p.get != nil:
+		// Overlapping GETs: refuse this one and end the session; the
+		// parked GET gets the close packet.
+		owner := p.owner
+		p.mu.Unlock()
+		cn.replyHeaders(r, 400, "", cn.sh.corsBuf, nil)
+		owner.run(func() { ss.close(reasonTransportError) })
+	case len(p.out) > 0 || p.closing:
+		body := cn.takeOut(p)
+		closing := p.closing
+		p.mu.Unlock()
+		cn.replyPoll(r.keepAlive, cn.sh.corsBuf, body)
+		if closing {
+			cn.sh.srv.forgetSession(ss)
+		}
+	default:
+		p.get, p.getKeep = cn, r.keepAlive
+		p.getCORS = append(p.getCORS[:0], cn.sh.corsBuf...)
+		cn.parked = ss
+		p.mu.Unlock()
+	}
+}
+
+// takeOut moves the queued packets (and the close packet of a closing
+// session) into the loop's scratch buffer. Called with p.mu held.
+func (cn *conn) takeOut(p *pollState) []byte {
+	body := append(cn.sh.bodyBuf[:0], p.out...)
+	if p.closing {
+		body = eio.AppendRecord(body, closePacket)
+	}
+	cn.sh.bodyBuf = body
+	p.out = p.out[:0]
+	if cap(p.out) > 64<<10 { // do not pin a large burst's buffer
+		p.out = nil
+	}
+	return body
+}
+
+// pollPost takes packets from the client and answers "ok".
+func (cn *conn) pollPost(ss *session, r *request, body []byte) {
+	p := ss.poll
+	p.mu.Lock()
+	owner, moved := p.owner, p.upgraded || p.handingOff
+	p.mu.Unlock()
+	if moved {
+		cn.engineError(r, errBadRequest, false)
+		return
+	}
+	if bytes.HasPrefix(r.contentType, []byte("application/octet-stream")) {
+		// EIO4 sends binary as base64 text; a binary body is an error.
+		cn.replyHeaders(r, 400, "", cn.sh.corsBuf, nil)
+		owner.run(func() { ss.close(reasonTransportError) })
+		return
+	}
+	extra := append(cn.sh.hdrBuf[:0], cn.sh.corsBuf...)
+	extra = append(extra, "cache-control: no-store\r\n"...)
+	cn.sh.hdrBuf = extra
+	if owner == cn.sh {
+		ss.onPollBody(body)
+	} else {
+		data := append([]byte(nil), body...)
+		owner.run(func() { ss.onPollBody(data) })
+	}
+	cn.replyHeaders(r, 200, "text/html", extra, okBody)
+}
+
+// onPollBody handles the packets of a POST. Runs on the owning loop.
+func (ss *session) onPollBody(body []byte) {
+	for rec, rest, ok := eio.NextRecord(body); ok && !ss.closed; rec, rest, ok = eio.NextRecord(rest) {
+		if eio.IsBase64Message(rec) {
+			bin, err := eio.DecodeBase64Message(nil, rec)
+			if err != nil {
+				ss.close(reasonParseError)
+				return
+			}
+			ss.onBinary(bin)
+			continue
+		}
+		ss.onPacket(nil, rec)
+	}
+}
+
+// queuePolling queues a packet for the next GET and, if one is parked,
+// schedules its answer on its loop. Safe from any loop. The answer is sent
+// from a task, so packets queued in the same callback share one response.
+func (ss *session) queuePolling(pkt []byte) {
+	p := ss.poll
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	p.out = eio.AppendRecord(p.out, pkt)
+	ss.kickLocked()
+	p.mu.Unlock()
+}
+
+// kickLocked schedules the parked GET's answer. Called with p.mu held.
+func (ss *session) kickLocked() {
+	p := ss.poll
+	if p.get == nil || p.flushing {
+		return
+	}
+	p.flushing = true
+	get := p.get
+	get.sh.run(func() { get.flushPoll(ss) })
+}
+
+// flushPoll answers the GET parked on this connection. Runs on its loop.
+func (cn *conn) flushPoll(ss *session) {
+	p := ss.poll
+	p.mu.Lock()
+	p.flushing = false
+	if p.get != cn || cn.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.get, cn.parked = nil, nil
+	body := cn.takeOut(p)
+	closing := p.closing
+	keep := p.getKeep
+	cors := append(cn.sh.corsBuf[:0], p.getCORS...)
+	cn.sh.corsBuf = cors
+	p.mu.Unlock()
+	cn.replyPoll(keep, cors, body)
+	if closing {
+		cn.sh.srv.forgetSession(ss)
+	}
+	cn.resume()
+}
+
+// resume processes requests that arrived behind a parked GET.
+func (cn *conn) resume() {
+	if cn.closed || cn.gc.InboundBuffered() == 0 {
+		return
+	}
+	if cn.onTraffic() == gnet.Close {
+		cn.closeHTTP()
+	}
+}
+
+// closePolling ends the polling transport of a closed session: a parked GET
+// gets the close packet now, otherwise the next GET does.
+func (ss *session) closePolling() {
+	p := ss.poll
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	p.closing = true
+	parked := p.get != nil
+	ss.kickLocked()
+	p.mu.Unlock()
+	if !parked {
+		// Keep the sid known until a GET collects the close packet, for
+		// at most a ping period.
+		ss.sh.srv.forgetSessionAfter(ss, ss.sh.srv.cfg.PingInterval.Milliseconds())
+	}
+}
+
+// pollConnClosed runs when a connection holding a parked GET closes: the
+// client went away, and the session ends as engine.io ends it.
+func (ss *session) pollConnClosed(cn *conn) {
+	p := ss.poll
+	p.mu.Lock()
+	wasParked := p.get == cn
+	if wasParked {
+		p.get = nil
+	}
+	owner, closing := p.owner, p.closing
+	p.mu.Unlock()
+	if wasParked && !closing {
+		owner.run(func() { ss.close(reasonTransportError) })
+	}
+}
+
+// run runs f on the shard's loop, after the current callback.
+func (sh *shard) run(f func()) {
+	_ = sh.loop.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+		f()
+		return nil
+	}))
+}

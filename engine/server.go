@@ -1,0 +1,358 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+)
+
+// Message is one pre-serialized broadcast: the bridge builds it once and the
+// engine writes the same bytes to every member. Implementations are
+// reference-counted and safe to read from several goroutines.
+type Message interface {
+	// Frame returns the complete WebSocket frame (header and packet).
+	Frame() []byte
+	// Packet returns the Engine.IO packet alone, for polling members.
+	Packet() []byte
+	// Retain adds n references.
+	Retain(n int32)
+	// Release drops one reference.
+	Release()
+}
+
+// Server is a Socket.IO v5 / Engine.IO v4 server on gnet event loops. Its
+// exported methods are safe from any goroutine.
+type Server struct {
+	cfg        Config
+	handler    Handler
+	log        *slog.Logger
+	tick       time.Duration
+	start      time.Time
+	namespaces map[string]bool
+
+	eng      gnet.Engine
+	booted   chan struct{}
+	draining atomic.Bool
+
+	shardsMu sync.Mutex
+	shards   atomic.Pointer[[]*shard] // copy-on-write: read by Broadcast and OnTick
+
+	sessMu   sync.Mutex
+	sessions map[string]*session // every open session, for polling and upgrade look-ups
+
+	// roomMu guards roomShards, the bitmask of shards with members in each
+	// room. Shards change it only when a room gains its first or loses its
+	// last local member, so Broadcast takes the read lock once per message.
+	roomMu     sync.RWMutex
+	roomShards map[string]uint64
+
+	counters serverCounters
+}
+
+// serverCounters are the server-wide gauges shown by /health.
+type serverCounters struct {
+	sessions  atomic.Int64 // open Engine.IO sessions
+	sockets   atomic.Int64 // connected Socket.IO sockets
+	websocket atomic.Int64 // sessions on WebSocket
+	polling   atomic.Int64 // sessions on polling
+}
+
+// maxShards is the most event loops the room bitmask can address.
+const maxShards = 64
+
+// New returns a server; Run starts it.
+func New(cfg Config, h Handler) *Server {
+	cfg = cfg.withDefaults()
+	cfg.Loops = min(cfg.Loops, maxShards)
+	s := &Server{
+		cfg:        cfg,
+		handler:    h,
+		log:        cfg.Logger,
+		tick:       cfg.tick(),
+		start:      time.Now(),
+		namespaces: make(map[string]bool),
+		booted:     make(chan struct{}),
+		sessions:   make(map[string]*session),
+		roomShards: make(map[string]uint64),
+	}
+	for _, ns := range cfg.Namespaces {
+		s.namespaces[ns] = true
+	}
+	empty := []*shard{}
+	s.shards.Store(&empty)
+	return s
+}
+
+// Run listens and serves until Shutdown; it returns the listener's error,
+// or nil after a clean shutdown.
+func (s *Server) Run() error {
+	opts := []gnet.Option{
+		gnet.WithMulticore(true),
+		gnet.WithNumEventLoop(s.cfg.Loops),
+		gnet.WithReusePort(s.cfg.ReusePort),
+		gnet.WithTicker(true),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithLogger(gnetLogger{s.log}),
+	}
+	if s.cfg.SocketSendBuffer > 0 {
+		opts = append(opts, gnet.WithSocketSendBuffer(s.cfg.SocketSendBuffer))
+	}
+	err := gnet.Run(&gnetHandler{srv: s}, "tcp://"+s.cfg.Addr, opts...)
+	if err != nil {
+		return fmt.Errorf("engine: serve %s: %w", s.cfg.Addr, err)
+	}
+	return nil
+}
+
+// Booted returns a channel closed once the server is listening.
+func (s *Server) Booted() <-chan struct{} { return s.booted }
+
+// Shutdown stops taking new connections, closes every session at the
+// transport level (WebSocket close 1001, polling close packet) without a
+// Socket.IO DISCONNECT, so that clients reconnect elsewhere, then stops the
+// loops. It returns when Run is about to return or ctx is done.
+func (s *Server) Shutdown(ctx context.Context) error {
+	select {
+	case <-s.booted:
+	default:
+		return errors.New("engine: shutdown before the server started")
+	}
+	s.draining.Store(true)
+	for _, sh := range *s.shards.Load() {
+		_ = sh.loop.Execute(ctx, gnet.RunnableFunc(func(context.Context) error {
+			sh.closeAll()
+			return nil
+		}))
+	}
+	// Give the close frames a moment to leave; sessions count down as the
+	// loops close them.
+	wait := time.NewTicker(10 * time.Millisecond)
+	defer wait.Stop()
+	deadline := time.Now().Add(time.Second)
+	for s.counters.sessions.Load() > 0 && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-wait.C:
+		}
+	}
+	if err := s.eng.Stop(ctx); err != nil {
+		return fmt.Errorf("engine: stop: %w", err)
+	}
+	return nil
+}
+
+// Broadcast hands m to every loop with members in room. It takes over the
+// caller's reference to m.
+//
+// The read lock is held while the message is queued, so an upgrade hand-over
+// (which takes the write lock) sees each broadcast entirely before or after.
+func (s *Server) Broadcast(room string, m Message) {
+	s.roomMu.RLock()
+	defer s.roomMu.RUnlock()
+	mask := s.roomShards[room]
+	if mask == 0 {
+		m.Release()
+		return
+	}
+	shards := *s.shards.Load()
+	targets := 0
+	for i := range shards {
+		if mask&(1<<uint(i)) != 0 {
+			targets++
+		}
+	}
+	if targets > 1 {
+		m.Retain(int32(targets - 1))
+	}
+	for i, sh := range shards {
+		if mask&(1<<uint(i)) != 0 {
+			sh.enqueue(room, m, nil, false)
+		}
+	}
+}
+
+// Stats is a snapshot of the server's gauges.
+type Stats struct {
+	Sessions  int64 // open Engine.IO sessions (clients)
+	Sockets   int64 // connected Socket.IO sockets
+	WebSocket int64 // sessions on WebSocket
+	Polling   int64 // sessions on HTTP long-polling
+	Rooms     int   // rooms with members
+}
+
+// Stats returns the current gauges.
+func (s *Server) Stats() Stats {
+	s.roomMu.RLock()
+	rooms := len(s.roomShards)
+	s.roomMu.RUnlock()
+	return Stats{
+		Sessions:  s.counters.sessions.Load(),
+		Sockets:   s.counters.sockets.Load(),
+		WebSocket: s.counters.websocket.Load(),
+		Polling:   s.counters.polling.Load(),
+		Rooms:     rooms,
+	}
+}
+
+// Counters sums the per-loop counters.
+func (s *Server) Counters() Counters {
+	var total Counters
+	for _, sh := range *s.shards.Load() {
+		total.add(&sh.counters)
+	}
+	return total
+}
+
+// markRoom records that shard idx gained (on) or lost (!on) its members in room.
+func (s *Server) markRoom(room string, idx int, on bool) {
+	s.roomMu.Lock()
+	defer s.roomMu.Unlock()
+	mask := s.roomShards[room]
+	if on {
+		mask |= 1 << uint(idx)
+	} else {
+		mask &^= 1 << uint(idx)
+	}
+	if mask == 0 {
+		delete(s.roomShards, room)
+	} else {
+		s.roomShards[room] = mask
+	}
+}
+
+// roomNames returns up to limit room names and the total room count.
+func (s *Server) roomNames(limit int) ([]string, int) {
+	s.roomMu.RLock()
+	defer s.roomMu.RUnlock()
+	names := make([]string, 0, min(limit, len(s.roomShards)))
+	for name := range s.roomShards {
+		if len(names) == limit {
+			break
+		}
+		names = append(names, name)
+	}
+	return names, len(s.roomShards)
+}
+
+// nowMS is the server clock for timers: milliseconds since start.
+func (s *Server) nowMS() int64 { return time.Since(s.start).Milliseconds() }
+
+// shardFor returns the shard of loop, creating it on the loop's first
+// connection. Called on that loop.
+func (s *Server) shardFor(loop gnet.EventLoop) *shard {
+	for _, sh := range *s.shards.Load() {
+		if sh.loop == loop {
+			return sh
+		}
+	}
+	s.shardsMu.Lock()
+	defer s.shardsMu.Unlock()
+	old := *s.shards.Load()
+	sh := newShard(s, loop, len(old))
+	next := append(append([]*shard{}, old...), sh)
+	s.shards.Store(&next)
+	return sh
+}
+
+func (s *Server) addSession(ss *session) {
+	s.sessMu.Lock()
+	s.sessions[ss.sid] = ss
+	s.sessMu.Unlock()
+	s.counters.sessions.Add(1)
+}
+
+// forgetSession drops a closed session's sid.
+func (s *Server) forgetSession(ss *session) {
+	s.sessMu.Lock()
+	if s.sessions[ss.sid] == ss {
+		delete(s.sessions, ss.sid)
+	}
+	s.sessMu.Unlock()
+}
+
+// forgetSessionAfter drops a closed session's sid after delayMS, on its
+// loop's timer; a polling client may still come to collect the close.
+func (s *Server) forgetSessionAfter(ss *session, delayMS int64) {
+	ss.sh.timers.schedule(ss, s.nowMS()+delayMS)
+}
+
+// sessionsOf returns the open sessions owned by sh.
+func (s *Server) sessionsOf(sh *shard) []*session {
+	s.sessMu.Lock()
+	defer s.sessMu.Unlock()
+	var out []*session
+	for _, ss := range s.sessions {
+		if ss.sh == sh {
+			out = append(out, ss)
+		}
+	}
+	return out
+}
+
+func (s *Server) lookupSession(sid string) *session {
+	s.sessMu.Lock()
+	defer s.sessMu.Unlock()
+	return s.sessions[sid]
+}
+
+// gnetHandler adapts gnet's callbacks to the server.
+type gnetHandler struct {
+	gnet.BuiltinEventEngine
+	srv *Server
+}
+
+func (h *gnetHandler) OnBoot(eng gnet.Engine) gnet.Action {
+	h.srv.eng = eng
+	close(h.srv.booted)
+	return gnet.None
+}
+
+func (h *gnetHandler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	if h.srv.draining.Load() {
+		return nil, gnet.Close
+	}
+	sh := h.srv.shardFor(c.EventLoop())
+	c.SetContext(&conn{gc: c, sh: sh})
+	sh.counters.Accepted.Add(1)
+	return nil, gnet.None
+}
+
+func (h *gnetHandler) OnTraffic(c gnet.Conn) gnet.Action {
+	cn, ok := c.Context().(*conn)
+	if !ok {
+		return gnet.Close
+	}
+	return cn.onTraffic()
+}
+
+func (h *gnetHandler) OnClose(c gnet.Conn, err error) gnet.Action {
+	if cn, ok := c.Context().(*conn); ok {
+		cn.onClose(err)
+	}
+	return gnet.None
+}
+
+// OnTick runs on gnet's ticker goroutine: it only schedules each loop's
+// timer task.
+func (h *gnetHandler) OnTick() (time.Duration, gnet.Action) {
+	for _, sh := range *h.srv.shards.Load() {
+		sh.scheduleTick()
+	}
+	return h.srv.tick, gnet.None
+}
+
+// gnetLogger routes gnet's logs into slog, so nothing goes to stdout.
+type gnetLogger struct{ l *slog.Logger }
+
+func (g gnetLogger) Debugf(f string, a ...any) { g.l.Debug(fmt.Sprintf(f, a...), "component", "gnet") }
+func (g gnetLogger) Infof(f string, a ...any)  { g.l.Info(fmt.Sprintf(f, a...), "component", "gnet") }
+func (g gnetLogger) Warnf(f string, a ...any)  { g.l.Warn(fmt.Sprintf(f, a...), "component", "gnet") }
+func (g gnetLogger) Errorf(f string, a ...any) { g.l.Error(fmt.Sprintf(f, a...), "component", "gnet") }
+func (g gnetLogger) Fatalf(f string, a ...any) { g.l.Error(fmt.Sprintf(f, a...), "component", "gnet") }

@@ -1,0 +1,286 @@
+package engine
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"sync/atomic"
+
+	"github.com/gobwas/ws"
+
+	"github.com/notify-wss/notify-wss/eio"
+)
+
+// Close reasons, as engine.io names them; the handler's Disconnect receives
+// them and logs and metrics use the same words.
+const (
+	reasonTransportClose = "transport close"
+	reasonTransportError = "transport error"
+	reasonParseError     = "parse error"
+	reasonPingTimeout    = "ping timeout"
+	reasonForcedClose    = "forced close"
+	reasonShutdown       = "server shutting down"
+	reasonSlowConsumer   = "slow consumer"
+	reasonClientClose    = "client namespace disconnect"
+	reasonServerClose    = "server namespace disconnect"
+)
+
+// session is one Engine.IO connection. It lives on the loop of its shard:
+// the loop that accepted it over WebSocket, or that handled its polling
+// handshake. Everything but the polling transport state (see polling.go)
+// is touched only from that loop.
+type session struct {
+	sid     string
+	sh      *shard
+	ws      *conn      // the WebSocket carrying the session, nil while polling
+	poll    *pollState // polling transport state, nil for a session born on WebSocket
+	sockets []*Socket  // connected namespaces
+	hs      *Handshake
+	bin     *pendingBinary // a binary packet waiting for its attachments
+	held    []byte         // broadcast frames held during an upgrade hand-over
+
+	// Timers, in server milliseconds (Server.nowMS).
+	pingAt, pongBy, connectBy int64
+	waitingPong, pongExtended bool
+	timerAt                   atomic.Int64  // read by a former owner's wheel
+	timerGen                  atomic.Uint32 // after an upgrade hand-over
+
+	closed bool
+}
+
+// pendingBinary is a BINARY_EVENT or BINARY_ACK whose attachments are
+// still arriving.
+type pendingBinary struct {
+	packet      eio.SIOPacket
+	raw         []byte // owns packet's slices
+	attachments [][]byte
+}
+
+// idCounter makes ids unique even if two random parts collide.
+var idCounter atomic.Uint32
+
+// newID returns a 20-character URL-safe id: 11 random bytes and a 4-byte
+// counter, like engine.io's.
+func newID() string {
+	var b [15]byte
+	_, _ = rand.Read(b[:11])
+	n := idCounter.Add(1)
+	b[11], b[12], b[13], b[14] = byte(n>>24), byte(n>>16), byte(n>>8), byte(n)
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// newSession opens a session on sh and arms its timers.
+func newSession(sh *shard, hs *Handshake) *session {
+	now := sh.srv.nowMS()
+	ss := &session{
+		sid:       newID(),
+		sh:        sh,
+		hs:        hs,
+		pingAt:    now + sh.srv.cfg.PingInterval.Milliseconds(),
+		connectBy: now + sh.srv.cfg.ConnectTimeout.Milliseconds(),
+	}
+	sh.srv.addSession(ss)
+	ss.reschedule()
+	return ss
+}
+
+// directWS returns the WebSocket the session writes to, or nil while it
+// polls.
+func (ss *session) directWS() *conn { return ss.ws }
+
+// openPacket returns the Engine.IO open packet for this session.
+func (ss *session) openPacket(upgrades []string) []byte {
+	cfg := &ss.sh.srv.cfg
+	return eio.AppendOpen(ss.sh.pbuf[:0], eio.OpenInfo{
+		SID:          ss.sid,
+		Upgrades:     upgrades,
+		PingInterval: cfg.PingInterval,
+		PingTimeout:  cfg.PingTimeout,
+		MaxPayload:   cfg.MaxPayload,
+	})
+}
+
+// sendText sends one text Engine.IO packet on the current transport.
+func (ss *session) sendText(pkt []byte) {
+	if ss.closed {
+		return
+	}
+	if cn := ss.directWS(); cn != nil {
+		sh := ss.sh
+		sh.wbuf = eio.AppendFrame(sh.wbuf[:0], ws.OpText, pkt)
+		cn.write(sh.wbuf)
+		return
+	}
+	ss.queuePolling(pkt)
+}
+
+// sendBinary sends one binary message (an attachment).
+func (ss *session) sendBinary(data []byte) {
+	if ss.closed {
+		return
+	}
+	if cn := ss.directWS(); cn != nil {
+		sh := ss.sh
+		sh.wbuf = eio.AppendFrame(sh.wbuf[:0], ws.OpBinary, data)
+		cn.write(sh.wbuf)
+		return
+	}
+	ss.queuePolling(eio.AppendBase64Message(nil, data))
+}
+
+// onPacket handles one Engine.IO text packet from the client.
+func (ss *session) onPacket(from *conn, msg []byte) {
+	if ss.closed {
+		return
+	}
+	t, data, err := eio.ParsePacket(msg)
+	if err != nil {
+		ss.close(reasonParseError)
+		return
+	}
+	if t != eio.PacketPong {
+		ss.noteActivity()
+	}
+	switch t {
+	case eio.PacketPong:
+		ss.onPong()
+	case eio.PacketMessage:
+		ss.onSocketIO(data)
+	case eio.PacketClose:
+		ss.close(reasonTransportClose)
+	default: // EIO4 clients never ping; "5" is valid only on a probe
+
+		ss.close(reasonParseError)
+	}
+}
+
+// onBinary handles one binary message: an attachment of a pending binary
+// packet. A binary message nobody waits for is a protocol error.
+func (ss *session) onBinary(data []byte) {
+	if ss.closed {
+		return
+	}
+	ss.noteActivity()
+	pb := ss.bin
+	if pb == nil {
+		ss.close(reasonParseError)
+		return
+	}
+	pb.attachments = append(pb.attachments, append([]byte(nil), data...))
+	if len(pb.attachments) == pb.packet.Attachments {
+		ss.bin = nil
+		ss.dispatch(pb.packet, pb.attachments)
+	}
+}
+
+// onPong records a heartbeat answer.
+func (ss *session) onPong() {
+	if !ss.waitingPong {
+		return
+	}
+	ss.waitingPong = false
+	ss.pingAt = ss.sh.srv.nowMS() + ss.sh.srv.cfg.PingInterval.Milliseconds()
+	ss.reschedule()
+}
+
+// noteActivity applies engine.io 6's rule: while a pong is awaited, the
+// first other packet restarts the pong timeout, once per ping.
+func (ss *session) noteActivity() {
+	if ss.waitingPong && !ss.pongExtended {
+		ss.pongExtended = true
+		ss.pongBy = ss.sh.srv.nowMS() + ss.sh.srv.cfg.PingTimeout.Milliseconds()
+	}
+}
+
+// pingPacket is the Engine.IO ping.
+var pingPacket = []byte{'0' + byte(eio.PacketPing)}
+
+// onTimer runs when the session's deadline passes.
+func (ss *session) onTimer() {
+	if ss.closed {
+		ss.sh.srv.forgetSession(ss) // a polling close nobody collected
+		return
+	}
+	now := ss.sh.srv.nowMS()
+	if len(ss.sockets) == 0 && now >= ss.connectBy {
+		ss.close(reasonForcedClose)
+		return
+	}
+	ss.onUpgradeTimer(now)
+	if ss.waitingPong {
+		if now >= ss.pongBy {
+			ss.close(reasonPingTimeout)
+			return
+		}
+	} else if now >= ss.pingAt {
+		ss.waitingPong, ss.pongExtended = true, false
+		ss.pongBy = now + ss.sh.srv.cfg.PingTimeout.Milliseconds()
+		ss.sendText(pingPacket)
+	}
+	ss.reschedule()
+}
+
+// reschedule arms the timer for the session's next deadline.
+func (ss *session) reschedule() {
+	next := ss.pingAt
+	if ss.waitingPong {
+		next = ss.pongBy
+	}
+	if len(ss.sockets) == 0 {
+		next = min(next, ss.connectBy)
+	}
+	if at := ss.upgradeDeadline(); at > 0 {
+		next = min(next, at)
+	}
+	ss.sh.timers.schedule(ss, next)
+}
+
+// close ends the session; a WebSocket gets an empty close frame.
+func (ss *session) close(reason string) { ss.closeWith(reason, 0) }
+
+// closeWith ends the session: every socket is disconnected (without a
+// Socket.IO DISCONNECT packet) and the transport is closed, a WebSocket
+// with close code code (0: empty close frame).
+func (ss *session) closeWith(reason string, code ws.StatusCode) {
+	if ss.closed {
+		return
+	}
+	ss.teardown(reason)
+	if ss.ws != nil {
+		ss.ws.closeWS(code)
+		ss.ws.sess = nil
+	}
+	ss.closePolling()
+}
+
+// shutdown closes the session for a server shutdown: WebSocket close 1001
+// ("going away"), so clients reconnect to another instance.
+func (ss *session) shutdown() { ss.closeWith(reasonShutdown, ws.StatusGoingAway) }
+
+// transportClosed is called when the WebSocket under the session closed.
+func (ss *session) transportClosed(cn *conn) {
+	if ss.ws != cn {
+		return
+	}
+	ss.teardown(reasonTransportClose)
+	ss.ws = nil
+	ss.closePolling()
+}
+
+// teardown disconnects every socket and forgets the session.
+func (ss *session) teardown(reason string) {
+	ss.closed = true
+	for len(ss.sockets) > 0 {
+		ss.removeSocket(ss.sockets[len(ss.sockets)-1], reason)
+	}
+	ss.sh.timers.remove(ss)
+	ss.sh.srv.counters.sessions.Add(-1)
+	if ss.poll == nil {
+		ss.sh.srv.forgetSession(ss)
+	}
+	if ss.ws != nil {
+		ss.sh.srv.counters.websocket.Add(-1)
+	} else if ss.poll != nil {
+		ss.sh.srv.counters.polling.Add(-1)
+	}
+	ss.bin = nil
+}

@@ -1,0 +1,284 @@
+package engine
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/notify-wss/notify-wss/rooms"
+)
+
+// shard is everything one event loop owns: its sockets' slots, their room
+// memberships, the queue of broadcasts waiting for the loop, its timers and
+// scratch buffers. Only the loop touches a shard, except enqueue (any
+// goroutine) and the counters (atomic).
+type shard struct {
+	srv  *Server
+	loop gnet.EventLoop
+	idx  int
+
+	slots   rooms.Slots
+	members []member // by slot
+	rooms   *rooms.Index
+	timers  timerWheel
+
+	qmu       sync.Mutex
+	queue     []queued // broadcasts waiting for drain
+	spare     []queued // the other half of the double buffer, drain-owned
+	scheduled atomic.Bool
+	ticking   atomic.Bool
+
+	drainTask gnet.Runnable
+	tickTask  gnet.Runnable
+
+	wbuf     []byte  // scratch for one outgoing frame
+	pbuf     []byte  // scratch for one outgoing packet
+	runBuf   []byte  // concatenated frames of a run of broadcasts
+	slotsBuf []int32 // snapshot of a room's members
+	corsBuf  []byte  // CORS headers of the request being answered
+	hdrBuf   []byte  // extra headers of a response
+	bodyBuf  []byte  // body of a polling response
+	jsonBuf  []byte  // scratch for small JSON bodies
+	resp     Response
+
+	counters loopCounters
+}
+
+// member is what a loop knows of one socket in its rooms: where to write.
+type member struct {
+	sock *Socket
+	ws   *conn // the WebSocket to write to; nil while the session polls
+	// holding: the session is moving onto this loop's WebSocket and
+	// broadcasts wait in session.held until the old loop has let go.
+	holding bool
+}
+
+// queued is one broadcast waiting for a loop, or a hand-over marker of a
+// session upgrading from polling to WebSocket (see upgrade.go).
+type queued struct {
+	room    string
+	msg     Message
+	handoff *handoff
+	release bool // the handoff marker is "release" (else "adopt")
+}
+
+// drainBatch bounds how many queued broadcasts one drain writes before it
+// lets the loop go back to epoll; the rest are picked up by the next drain.
+const drainBatch = 256
+
+func newShard(srv *Server, loop gnet.EventLoop, idx int) *shard {
+	sh := &shard{srv: srv, loop: loop, idx: idx, rooms: rooms.NewIndex()}
+	sh.timers.init(srv.nowMS(), srv.tick.Milliseconds())
+	sh.drainTask = gnet.RunnableFunc(func(context.Context) error { sh.drain(); return nil })
+	sh.tickTask = gnet.RunnableFunc(func(context.Context) error { sh.onTick(); return nil })
+	return sh
+}
+
+// enqueue queues a broadcast (or a handoff marker) for this loop. Safe from
+// any goroutine.
+func (sh *shard) enqueue(room string, m Message, h *handoff, release bool) {
+	sh.qmu.Lock()
+	sh.queue = append(sh.queue, queued{room, m, h, release})
+	wake := !sh.scheduled.Load()
+	if wake {
+		sh.scheduled.Store(true)
+	}
+	sh.qmu.Unlock()
+	if wake {
+		if err := sh.loop.Execute(context.Background(), sh.drainTask); err != nil {
+			// The engine is shutting down: nobody will drain.
+			sh.qmu.Lock()
+			batch := sh.queue
+			sh.queue = nil
+			sh.qmu.Unlock()
+			for _, q := range batch {
+				if q.msg != nil {
+					q.msg.Release()
+				}
+			}
+		}
+	}
+}
+
+// drain writes queued broadcasts. Runs on the loop. Consecutive broadcasts
+// to the same room are coalesced: their frames are concatenated once and
+// written to each member with one write.
+func (sh *shard) drain() {
+	sh.qmu.Lock()
+	batch := sh.queue
+	if len(batch) > drainBatch {
+		sh.queue = append(sh.spare[:0], batch[drainBatch:]...)
+		batch = batch[:drainBatch]
+	} else {
+		sh.queue = sh.spare[:0]
+	}
+	sh.qmu.Unlock()
+
+	var delivered, bytes uint64
+	for i := 0; i < len(batch); {
+		if h := batch[i].handoff; h != nil {
+			sh.onHandoffMarker(h, batch[i].release)
+			i++
+			continue
+		}
+		j := i + 1
+		for j < len(batch) && batch[j].handoff == nil && batch[j].room == batch[i].room {
+			j++
+		}
+		d, b := sh.deliverRun(batch[i:j])
+		delivered += d
+		bytes += b
+		i = j
+	}
+	for k := range batch {
+		if batch[k].msg != nil {
+			batch[k].msg.Release()
+		}
+		batch[k] = queued{}
+	}
+	sh.counters.Deliveries.Add(delivered)
+	sh.counters.BytesWritten.Add(bytes)
+
+	sh.qmu.Lock()
+	sh.spare = batch[:0]
+	more := len(sh.queue) > 0
+	if !more {
+		sh.scheduled.Store(false)
+	}
+	sh.qmu.Unlock()
+	if more {
+		_ = sh.loop.Execute(context.Background(), sh.drainTask)
+	}
+}
+
+// deliverRun writes a run of broadcasts to the same room to its local
+// members, and returns the deliveries and bytes written.
+func (sh *shard) deliverRun(run []queued) (delivered, written uint64) {
+	set := sh.rooms.Get(run[0].room)
+	if set == nil {
+		return 0, 0
+	}
+	frames := run[0].msg.Frame()
+	if len(run) > 1 {
+		sh.runBuf = sh.runBuf[:0]
+		for _, q := range run {
+			sh.runBuf = append(sh.runBuf, q.msg.Frame()...)
+		}
+		frames = sh.runBuf
+	}
+	// Closing a slow consumer changes the set, so walk a snapshot when
+	// anything may be closed; in the common case nothing is.
+	sh.slotsBuf = set.AppendTo(sh.slotsBuf[:0])
+	for _, slot := range sh.slotsBuf {
+		m := &sh.members[slot]
+		switch {
+		case m.sock == nil:
+			continue
+		case m.ws != nil:
+			if !m.ws.writeShared(frames) {
+				continue
+			}
+			written += uint64(len(frames))
+		case m.holding:
+			m.sock.sess.held = append(m.sock.sess.held, frames...)
+		default:
+			for _, q := range run {
+				m.sock.sess.queuePolling(q.msg.Packet())
+			}
+		}
+		delivered += uint64(len(run))
+	}
+	return delivered, written
+}
+
+// scheduleTick asks the loop to run its timers, unless a tick is still
+// pending. Safe from any goroutine.
+func (sh *shard) scheduleTick() {
+	if sh.ticking.CompareAndSwap(false, true) {
+		if err := sh.loop.Execute(context.Background(), sh.tickTask); err != nil {
+			sh.ticking.Store(false)
+		}
+	}
+}
+
+func (sh *shard) onTick() {
+	sh.ticking.Store(false)
+	sh.timers.advance(sh.srv.nowMS(), func(ss *session) { ss.onTimer() })
+}
+
+// closeAll closes every session of this loop for shutdown.
+func (sh *shard) closeAll() {
+	for _, ss := range sh.srv.sessionsOf(sh) {
+		ss.shutdown()
+	}
+}
+
+// allocSlot gives sock a slot on this loop; ws is its WebSocket, nil
+// while it polls.
+func (sh *shard) allocSlot(sock *Socket, ws *conn) {
+	slot := sh.slots.Alloc()
+	m := member{sock: sock, ws: ws}
+	if int(slot) == len(sh.members) {
+		sh.members = append(sh.members, m)
+	} else {
+		sh.members[slot] = m
+	}
+	sock.slot = slot
+}
+
+// freeSlot releases a slot of this loop.
+func (sh *shard) freeSlot(slot int32) {
+	sh.members[slot] = member{}
+	sh.slots.Free(slot)
+}
+
+// join adds sock to room on this loop.
+func (sh *shard) join(room string, sock *Socket) {
+	added, first := sh.rooms.Join(room, sock.slot)
+	if first {
+		sh.srv.markRoom(room, sh.idx, true)
+	}
+	if added {
+		sh.counters.Joins.Add(1)
+	}
+}
+
+// leave removes sock from room on this loop.
+func (sh *shard) leave(room string, sock *Socket) {
+	removed, last := sh.rooms.Leave(room, sock.slot)
+	if last {
+		sh.srv.markRoom(room, sh.idx, false)
+	}
+	if removed {
+		sh.counters.Leaves.Add(1)
+	}
+}
+
+// loopCounters are cumulative per-loop counters, gathered on scrape. Each
+// loop adds to its own once per batch, never per delivery.
+type loopCounters struct {
+	Accepted      atomic.Uint64 // TCP connections accepted
+	Deliveries    atomic.Uint64 // broadcast packets handed to members
+	BytesWritten  atomic.Uint64 // broadcast bytes written to WebSocket members
+	SlowConsumers atomic.Uint64 // connections closed for exceeding MaxOutbound
+	Joins         atomic.Uint64 // room joins
+	Leaves        atomic.Uint64 // room leaves
+	AuthFailures  atomic.Uint64 // CONNECT refused by the handler
+}
+
+// Counters is a snapshot of the loops' cumulative counters.
+type Counters struct {
+	Accepted, Deliveries, BytesWritten, SlowConsumers, Joins, Leaves, AuthFailures uint64
+}
+
+func (c *Counters) add(o *loopCounters) {
+	c.Accepted += o.Accepted.Load()
+	c.Deliveries += o.Deliveries.Load()
+	c.BytesWritten += o.BytesWritten.Load()
+	c.SlowConsumers += o.SlowConsumers.Load()
+	c.Joins += o.Joins.Load()
+	c.Leaves += o.Leaves.Load()
+	c.AuthFailures += o.AuthFailures.Load()
+}

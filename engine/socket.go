@@ -1,0 +1,351 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/notify-wss/notify-wss/eio"
+)
+
+// Handler is the application on top of the engine. Every method runs on the
+// socket's event loop and must not block.
+type Handler interface {
+	// Connect decides whether s may join its namespace; auth is the CONNECT
+	// packet's JSON (nil when the client sent none). A non-nil error refuses
+	// the socket with CONNECT_ERROR: its message is sent, and the Data of a
+	// *ConnectError too.
+	Connect(s *Socket, auth []byte) error
+	// Connected runs after the CONNECT reply has been sent.
+	Connected(s *Socket)
+	// Event handles one client event.
+	Event(s *Socket, ev *Event)
+	// Disconnect runs once when the socket goes away, with the reason.
+	Disconnect(s *Socket, reason string)
+}
+
+// ConnectError refuses a CONNECT with a message and optional data, which
+// the client sees as connect_error's err.message and err.data.
+type ConnectError struct {
+	Message string
+	Data    any
+}
+
+func (e *ConnectError) Error() string { return e.Message }
+
+// Event is one event from a client. Its slices are valid only during the
+// Handler call.
+type Event struct {
+	// Name is the event name.
+	Name string
+	// Data is the packet's JSON array: the name followed by the arguments,
+	// with binary arguments as {"_placeholder":true,"num":i}.
+	Data []byte
+	// ID is the acknowledgement id, or eio.NoAckID when none was asked for.
+	ID int64
+	// Attachments are the binary arguments, in placeholder order.
+	Attachments [][]byte
+}
+
+// Arg returns the raw JSON of argument i (0 is the first after the name),
+// or nil when there is none.
+func (ev *Event) Arg(i int) []byte {
+	var out []byte
+	_ = eio.ArrayElements(ev.Data, func(k int, elem []byte) bool {
+		if k == i+1 {
+			out = elem
+			return false
+		}
+		return true
+	})
+	return out
+}
+
+// WantsAck reports whether the client asked for an acknowledgement.
+func (ev *Event) WantsAck() bool { return ev.ID != eio.NoAckID }
+
+// Handshake is what the client sent when its session opened.
+type Handshake struct {
+	// Query is the raw query string of the opening request.
+	Query string
+	// Authorization is the Authorization header, if any.
+	Authorization string
+	// Origin is the Origin header, if any.
+	Origin string
+}
+
+// QueryValue returns the decoded value of key in the query string.
+func (h *Handshake) QueryValue(key string) string { return queryString([]byte(h.Query), key) }
+
+// Socket is one client connected to one namespace. Its methods must be
+// called on its event loop: from Handler callbacks.
+type Socket struct {
+	id    string
+	nsp   string
+	sess  *session
+	slot  int32
+	rooms []string
+
+	// Data is free for the application (the authenticated user, say).
+	Data any
+}
+
+// ID returns the socket id (not the Engine.IO session id).
+func (s *Socket) ID() string { return s.id }
+
+// Namespace returns the namespace, "/" by default.
+func (s *Socket) Namespace() string { return s.nsp }
+
+// Handshake returns the session's opening request details.
+func (s *Socket) Handshake() *Handshake { return s.sess.hs }
+
+// Transport returns "websocket" or "polling".
+func (s *Socket) Transport() string {
+	if s.sess.directWS() != nil {
+		return "websocket"
+	}
+	return "polling"
+}
+
+// roomKey scopes room names by namespace; broadcasts go to "/".
+func (s *Socket) roomKey(room string) string {
+	if s.nsp == "/" {
+		return room
+	}
+	return s.nsp + "\x00" + room
+}
+
+// Join adds the socket to room.
+func (s *Socket) Join(room string) {
+	key := s.roomKey(room)
+	if s.slot < 0 || slices.Contains(s.rooms, key) {
+		return
+	}
+	s.rooms = append(s.rooms, key)
+	s.sess.sh.join(key, s)
+}
+
+// Leave removes the socket from room.
+func (s *Socket) Leave(room string) {
+	key := s.roomKey(room)
+	i := slices.Index(s.rooms, key)
+	if i < 0 {
+		return
+	}
+	s.rooms = slices.Delete(s.rooms, i, i+1)
+	s.sess.sh.leave(key, s)
+}
+
+// InRoom reports whether the socket is in room.
+func (s *Socket) InRoom(room string) bool { return slices.Contains(s.rooms, s.roomKey(room)) }
+
+// Emit sends an event with JSON-encoded arguments.
+func (s *Socket) Emit(event string, args ...any) error {
+	data, err := json.Marshal(append([]any{event}, args...))
+	if err != nil {
+		return fmt.Errorf("engine: emit %q: %w", event, err)
+	}
+	s.EmitRaw(data, nil)
+	return nil
+}
+
+// EmitRaw sends an event whose JSON array (name first) is data, with binary
+// attachments matching its placeholders.
+func (s *Socket) EmitRaw(data []byte, attachments [][]byte) {
+	t := eio.SIOEvent
+	if len(attachments) > 0 {
+		t = eio.SIOBinaryEvent
+	}
+	s.send(eio.SIOPacket{Type: t, ID: eio.NoAckID, Data: data, Attachments: len(attachments)}, attachments)
+}
+
+// Ack answers the client's acknowledgement id with JSON-encoded arguments.
+func (s *Socket) Ack(id int64, args ...any) error {
+	if args == nil {
+		args = []any{}
+	}
+	data, err := json.Marshal(args)
+	if err != nil {
+		return fmt.Errorf("engine: ack %d: %w", id, err)
+	}
+	s.AckRaw(id, data, nil)
+	return nil
+}
+
+// AckRaw answers an acknowledgement with a JSON array and attachments.
+func (s *Socket) AckRaw(id int64, data []byte, attachments [][]byte) {
+	t := eio.SIOAck
+	if len(attachments) > 0 {
+		t = eio.SIOBinaryAck
+	}
+	s.send(eio.SIOPacket{Type: t, ID: id, Data: data, Attachments: len(attachments)}, attachments)
+}
+
+// Disconnect sends DISCONNECT for this namespace and removes the socket;
+// with closeTransport the whole session is closed too (the client then does
+// not reconnect, as with socket.disconnect(true) in Node).
+func (s *Socket) Disconnect(closeTransport bool) {
+	ss := s.sess
+	if s.slot < 0 || ss.closed {
+		return
+	}
+	s.send(eio.SIOPacket{Type: eio.SIODisconnect, ID: eio.NoAckID}, nil)
+	ss.removeSocket(s, reasonServerClose)
+	if closeTransport {
+		ss.close(reasonForcedClose)
+	}
+}
+
+// send writes one Socket.IO packet of this socket's namespace.
+func (s *Socket) send(p eio.SIOPacket, attachments [][]byte) {
+	if s.nsp != "/" {
+		p.Namespace = []byte(s.nsp)
+	}
+	s.sess.sendSIO(p, attachments)
+}
+
+// sendSIO encodes and sends a Socket.IO packet and its attachments.
+func (ss *session) sendSIO(p eio.SIOPacket, attachments [][]byte) {
+	sh := ss.sh
+	sh.pbuf = append(sh.pbuf[:0], '0'+byte(eio.PacketMessage))
+	sh.pbuf = eio.AppendSIO(sh.pbuf, p)
+	ss.sendText(sh.pbuf)
+	for _, a := range attachments {
+		ss.sendBinary(a)
+	}
+}
+
+// onSocketIO handles the Socket.IO packet inside an Engine.IO message.
+func (ss *session) onSocketIO(data []byte) {
+	if ss.bin != nil { // text while attachments are awaited
+		ss.close(reasonParseError)
+		return
+	}
+	p, err := eio.DecodeSIO(data)
+	if err != nil {
+		ss.sh.srv.log.Debug("bad socket.io packet", "sid", ss.sid, "err", err)
+		ss.close(reasonParseError)
+		return
+	}
+	switch p.Type {
+	case eio.SIOConnect:
+		ss.connect(p.Namespace, p.Data)
+	case eio.SIODisconnect:
+		if sock := ss.socketFor(p.Namespace); sock != nil {
+			ss.removeSocket(sock, reasonClientClose)
+		}
+	case eio.SIOEvent, eio.SIOAck:
+		if ss.socketFor(p.Namespace) == nil {
+			ss.close(reasonForcedClose)
+			return
+		}
+		ss.dispatch(p, nil)
+	case eio.SIOBinaryEvent, eio.SIOBinaryAck:
+		if ss.socketFor(p.Namespace) == nil {
+			ss.close(reasonForcedClose)
+			return
+		}
+		raw := append([]byte(nil), data...)
+		kept, _ := eio.DecodeSIO(raw) // same bytes: cannot fail
+		ss.bin = &pendingBinary{packet: kept, raw: raw}
+	default:
+		ss.close(reasonParseError)
+	}
+}
+
+// dispatch hands a complete event to the handler; acks from clients are
+// accepted and dropped (the server asks for none).
+func (ss *session) dispatch(p eio.SIOPacket, attachments [][]byte) {
+	if p.Type != eio.SIOEvent && p.Type != eio.SIOBinaryEvent {
+		return
+	}
+	sock := ss.socketFor(p.Namespace)
+	if sock == nil {
+		return
+	}
+	name, err := eio.EventName(p.Data)
+	if err != nil {
+		ss.close(reasonParseError)
+		return
+	}
+	ev := Event{Name: name, Data: p.Data, ID: p.ID, Attachments: attachments}
+	ss.sh.srv.handler.Event(sock, &ev)
+}
+
+// socketFor returns the socket connected to namespace ns, or nil.
+func (ss *session) socketFor(ns []byte) *Socket {
+	for _, s := range ss.sockets {
+		if s.nsp == string(ns) {
+			return s
+		}
+	}
+	return nil
+}
+
+// connect handles CONNECT to namespace ns with the auth payload.
+func (ss *session) connect(ns, auth []byte) {
+	srv := ss.sh.srv
+	reply := eio.SIOPacket{Type: eio.SIOConnectError, ID: eio.NoAckID}
+	if string(ns) != "/" {
+		reply.Namespace = ns
+	}
+	if !srv.namespaces[string(ns)] {
+		reply.Data = []byte(`{"message":"Invalid namespace"}`)
+		ss.sendSIO(reply, nil)
+		return
+	}
+	if ss.socketFor(ns) != nil {
+		return // already connected: socket.io ignores a repeated CONNECT
+	}
+	sock := &Socket{id: newID(), nsp: string(ns), sess: ss, slot: -1}
+	if err := srv.handler.Connect(sock, auth); err != nil {
+		ss.sh.counters.AuthFailures.Add(1)
+		reply.Data = connectErrorJSON(err)
+		ss.sendSIO(reply, nil)
+		return
+	}
+	ss.sockets = append(ss.sockets, sock)
+	ss.sh.allocSlot(sock, ss.directWS())
+	srv.counters.sockets.Add(1)
+	reply.Type = eio.SIOConnect
+	reply.Data = append(append([]byte(`{"sid":"`), sock.id...), `"}`...)
+	ss.sendSIO(reply, nil)
+	ss.reschedule()
+	srv.handler.Connected(sock)
+}
+
+// connectErrorJSON encodes the CONNECT_ERROR payload {"message","data"}.
+func connectErrorJSON(err error) []byte {
+	body := struct {
+		Message string `json:"message"`
+		Data    any    `json:"data,omitempty"`
+	}{Message: err.Error()}
+	var ce *ConnectError
+	if errors.As(err, &ce) {
+		body.Data = ce.Data
+	}
+	b, mErr := json.Marshal(body)
+	if mErr != nil {
+		return []byte(`{"message":"Authentication failed"}`)
+	}
+	return b
+}
+
+// removeSocket disconnects sock: rooms left, slot freed, handler told.
+func (ss *session) removeSocket(sock *Socket, reason string) {
+	i := slices.Index(ss.sockets, sock)
+	if i < 0 {
+		return
+	}
+	ss.sockets = slices.Delete(ss.sockets, i, i+1)
+	sh := ss.sh
+	for _, room := range sock.rooms {
+		sh.leave(room, sock)
+	}
+	sock.rooms = nil
+	sh.freeSlot(sock.slot)
+	sock.slot = -1
+	sh.srv.counters.sockets.Add(-1)
+	sh.srv.handler.Disconnect(sock, reason)
+}
