@@ -3,6 +3,7 @@ package bridge
 import (
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,13 +67,7 @@ type Message struct {
 // accepts invalid UTF-8 inside strings, but a WebSocket text frame must be
 // UTF-8 (RFC 6455 §8.1) and browsers fail the whole connection on it, so one
 // such payload would disconnect every member of the room.
-var ErrInvalidJSON = errorString("bridge: payload is not valid JSON")
-
-// errorString is a constant-friendly error type so the sentinel costs nothing
-// to return on the hot path.
-type errorString string
-
-func (e errorString) Error() string { return string(e) }
+var ErrInvalidJSON = errors.New("bridge: payload is not valid JSON")
 
 var (
 	// framePool holds frame buffers. A pool of its own (not the package

@@ -1,0 +1,350 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/redis/go-redis/v9"
+)
+
+const (
+	// previewLen bounds the payload excerpt logged for an invalid message:
+	// enough to recognise the publisher, too short to dump a document.
+	previewLen = 64
+	// invalidLogEvery rate-limits the invalid-message log: a publisher stuck
+	// in a loop must not turn the subscriber goroutine into a log writer.
+	// Suppressed lines are counted and reported with the next one.
+	invalidLogEvery = 100 * time.Millisecond
+	// deadAfterIntervals is how many health intervals without any read from
+	// Redis (message, confirmation or PONG) make the connection dead.
+	deadAfterIntervals = 2
+)
+
+// ErrRunning is returned by Run when the bridge is already running.
+var ErrRunning = errors.New("bridge: Run already in progress")
+
+// Deliver receives a message; it owns the one reference it is given and must
+// Release it (after Retain-ing more for fan-out, if needed). It is called
+// from the bridge's single subscriber goroutine, in Redis order, and must not
+// block: while it runs nothing is read from Redis, and Redis disconnects a
+// subscriber whose output buffer grows past client-output-buffer-limit pubsub.
+type Deliver func(m *Message)
+
+// Stats are the bridge's counters since New.
+type Stats struct {
+	// Received counts messages handed to Deliver, indexed by Kind.
+	Received [NumKinds]uint64
+	// Invalid counts messages dropped because the payload was not valid JSON.
+	Invalid uint64
+	// Dropped counts messages on a channel we do not serve or with an empty
+	// id (user:notifications:), logged at debug level only.
+	Dropped uint64
+	// Reconnects counts subscriptions re-established after the first one
+	// (every one after the bridge had been connected and lost Redis).
+	Reconnects uint64
+}
+
+// Bridge subscribes to the notification channels on Redis and turns every
+// message into one Message for Deliver. Run drives it; all other methods are
+// safe from any goroutine.
+type Bridge struct {
+	cfg     Config
+	opts    *redis.Options
+	url     string // cfg.URL, redacted, for logs
+	deliver Deliver
+	log     *slog.Logger
+
+	conns     atomic.Pointer[connSet] // the current session's connections
+	running   atomic.Bool
+	connected atomic.Bool
+	readyOnce sync.Once
+	ready     chan struct{}
+
+	received   [NumKinds]atomic.Uint64
+	invalid    atomic.Uint64
+	dropped    atomic.Uint64
+	reconnects atomic.Uint64
+	everUp     bool // touched only by Run's goroutine
+
+	// Invalid-message log limiter, touched only by Run's goroutine.
+	lastInvalidLog time.Time
+	suppressed     uint64
+}
+
+// New checks cfg and returns a Bridge; it does not connect (Run does).
+func New(cfg Config, deliver Deliver) (*Bridge, error) {
+	if deliver == nil {
+		return nil, errors.New("bridge: nil Deliver")
+	}
+	if cfg.URL == "" {
+		return nil, errors.New("bridge: empty Redis URL")
+	}
+	cfg = cfg.withDefaults()
+	opts, err := redis.ParseURL(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("bridge: parse URL %s: %w", redactURL(cfg.URL), sanitizeURLError(err))
+	}
+	if opts.Protocol == 0 {
+		// RESP2 unless the URL asks otherwise: its pub/sub replies are the
+		// ones every Redis-protocol broker (old Redis, miniredis, KeyDB)
+		// speaks alike, and it keeps go-redis' RESP3 push-notification
+		// machinery off the read path.
+		opts.Protocol = 2
+	}
+	b := &Bridge{
+		cfg:     cfg,
+		opts:    opts,
+		url:     redactURL(cfg.URL),
+		deliver: deliver,
+		log:     cfg.Logger.With(slog.String("component", "bridge")),
+		ready:   make(chan struct{}),
+	}
+	b.installDialer(opts)
+	return b, nil
+}
+
+// Connected reports whether the subscription is live right now: true once
+// Redis confirmed every SUBSCRIBE/PSUBSCRIBE on the current connection,
+// false as soon as the bridge sees that connection fail (read error, or
+// silence past the health check) and until the next one is confirmed.
+// Safe from any goroutine.
+func (b *Bridge) Connected() bool { return b.connected.Load() }
+
+// Ready returns a channel closed after the first successful subscription.
+// It stays open while Redis is unreachable.
+func (b *Bridge) Ready() <-chan struct{} { return b.ready }
+
+// Stats returns a snapshot of the counters. Safe from any goroutine.
+func (b *Bridge) Stats() Stats {
+	var s Stats
+	for k := range s.Received {
+		s.Received[k] = b.received[k].Load()
+	}
+	s.Invalid = b.invalid.Load()
+	s.Dropped = b.dropped.Load()
+	s.Reconnects = b.reconnects.Load()
+	return s
+}
+
+// Run subscribes and delivers until ctx is done. When Redis goes away it
+// reconnects on its own, waiting MinBackoff doubling to MaxBackoff (jittered)
+// between attempts, and resubscribes. It returns nil once ctx is cancelled,
+// after its goroutines and connections are closed, or ErrRunning if another
+// Run is in progress. Messages published while disconnected are lost (Redis
+// pub/sub does not queue them).
+func (b *Bridge) Run(ctx context.Context) error {
+	if !b.running.CompareAndSwap(false, true) {
+		return ErrRunning
+	}
+	defer b.running.Store(false)
+
+	client := redis.NewClient(b.opts)
+	defer client.Close()
+
+	backoff := b.cfg.MinBackoff
+	for {
+		wasUp, err := b.session(ctx, client)
+		b.connected.Store(false)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if wasUp {
+			backoff = b.cfg.MinBackoff
+		}
+		wait := jitter(backoff)
+		b.log.Warn("redis subscription down; retrying",
+			slog.String("url", b.url), slog.Any("err", err), slog.Duration("retry_in", wait))
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		backoff = min(backoff*2, b.cfg.MaxBackoff)
+	}
+}
+
+// session runs one connection: subscribe, wait for the confirmations,
+// deliver messages until the connection fails or ctx is done. It reports
+// whether the subscription became live. Each session owns a fresh PubSub
+// and closes it on return, so go-redis' hidden reconnect inside PubSub never
+// outlives the error that reveals it and Connected/Reconnects stay honest.
+func (b *Bridge) session(ctx context.Context, client *redis.Client) (wasUp bool, err error) {
+	conns := &connSet{}
+	b.conns.Store(conns)
+	ps := client.Subscribe(ctx) // no channels: does not connect yet
+	var activity atomic.Int64   // ns since start of the last read from Redis
+	start := time.Now()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() { b.watch(ctx, ps, conns, stop, start, &activity) })
+	// On cancel, close the sockets from outside: go-redis reads do not watch
+	// ctx, and a read blocked inside PubSub (even in the connection
+	// handshake) holds the lock PubSub.Close would need.
+	stopCancelWatch := context.AfterFunc(ctx, conns.closeAll)
+	defer func() {
+		stopCancelWatch()
+		close(stop)
+		wg.Wait()
+		conns.closeAll()
+		_ = ps.Close()
+	}()
+
+	if err := ps.Subscribe(ctx, subscribeChannels...); err != nil {
+		return false, fmt.Errorf("bridge: subscribe: %w", err)
+	}
+	if err := ps.PSubscribe(ctx, subscribePatterns...); err != nil {
+		return false, fmt.Errorf("bridge: psubscribe: %w", err)
+	}
+
+	confirmed := 0
+	for {
+		v, err := ps.Receive(ctx)
+		if err != nil {
+			return wasUp, fmt.Errorf("bridge: receive: %w", err)
+		}
+		now := time.Now()
+		activity.Store(int64(now.Sub(start)))
+		switch v := v.(type) {
+		case *redis.Message:
+			b.handle(v, now)
+		case *redis.Subscription:
+			if v.Kind != "subscribe" && v.Kind != "psubscribe" {
+				return wasUp, fmt.Errorf("bridge: receive: unexpected %s of %q", v.Kind, v.Channel)
+			}
+			confirmed++
+			if confirmed == wantConfirmations {
+				wasUp = true
+				b.up()
+			}
+		case *redis.Pong:
+			// Health-check reply; activity is recorded above.
+		}
+	}
+}
+
+// up records a live subscription.
+func (b *Bridge) up() {
+	b.connected.Store(true)
+	if b.everUp {
+		b.reconnects.Add(1)
+		b.log.Info("redis subscription restored", slog.String("url", b.url))
+	} else {
+		b.everUp = true
+		b.log.Info("redis subscription live", slog.String("url", b.url))
+	}
+	b.readyOnce.Do(func() { close(b.ready) })
+}
+
+// watch is the health check: it PINGs every interval so that a healthy
+// idle connection is never silent, and ends the session when the connection
+// has been silent for deadAfterIntervals intervals or a PING fails, by
+// closing the session's sockets (which unblocks Receive) and then ps. It
+// returns when stop is closed or ctx is done.
+func (b *Bridge) watch(ctx context.Context, ps *redis.PubSub, conns *connSet, stop <-chan struct{}, start time.Time, activity *atomic.Int64) {
+	end := func() {
+		b.connected.Store(false) // now, not after go-redis gives up on the socket
+		conns.closeAll()
+		_ = ps.Close()
+	}
+	var tick <-chan time.Time
+	if b.cfg.HealthInterval > 0 {
+		t := time.NewTicker(b.cfg.HealthInterval)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-stop:
+			return
+		case <-ctx.Done():
+			return // the session's AfterFunc closes the sockets
+		case <-tick:
+			silent := time.Since(start) - time.Duration(activity.Load())
+			if silent > deadAfterIntervals*b.cfg.HealthInterval {
+				b.log.Warn("redis connection silent; dropping it",
+					slog.String("url", b.url), slog.Duration("silent", silent))
+				end()
+				return
+			}
+			if err := ps.Ping(ctx); err != nil {
+				// go-redis may have redialled inside Ping; close so the
+				// session ends and the reconnect is counted by Run.
+				end()
+				return
+			}
+		}
+	}
+}
+
+// handle routes one Redis message, builds its frame and delivers it.
+func (b *Bridge) handle(msg *redis.Message, now time.Time) {
+	room, kind, ok := RoomFor(msg.Channel)
+	if !ok {
+		b.dropped.Add(1)
+		if b.log.Enabled(context.Background(), slog.LevelDebug) {
+			b.log.Debug("dropping notification: no room for channel", slog.String("channel", msg.Channel))
+		}
+		return
+	}
+	m, err := NewMessage(room, kind, stringBytes(msg.Payload))
+	if err != nil {
+		b.invalid.Add(1)
+		b.logInvalid(msg.Channel, msg.Payload, now)
+		return
+	}
+	m.Received = now
+	b.received[kind].Add(1)
+	b.deliver(m)
+}
+
+// logInvalid logs a dropped invalid payload with a short preview, at most one
+// line per invalidLogEvery.
+func (b *Bridge) logInvalid(channel, payload string, now time.Time) {
+	if !b.lastInvalidLog.IsZero() && now.Sub(b.lastInvalidLog) < invalidLogEvery {
+		b.suppressed++
+		return
+	}
+	b.lastInvalidLog = now
+	b.log.Warn("dropping notification: payload is not valid JSON",
+		slog.String("channel", channel),
+		slog.Int("bytes", len(payload)),
+		slog.String("preview", preview(payload)),
+		slog.Uint64("suppressed_since_last", b.suppressed))
+	b.suppressed = 0
+}
+
+// preview returns at most previewLen bytes of s, cut on a rune boundary.
+func preview(s string) string {
+	if len(s) <= previewLen {
+		return s
+	}
+	cut := previewLen
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
+}
+
+// jitter spreads d into [d/2, d] so that many servers restarted with the
+// same Redis do not reconnect in lockstep.
+func jitter(d time.Duration) time.Duration {
+	half := d / 2
+	return half + rand.N(d-half+1)
+}
+
+// stringBytes views s as bytes without copying. Safe here because the bytes
+// are only read (json.Valid, then one copy into the frame) and s outlives
+// the call.
+func stringBytes(s string) []byte {
+	return unsafe.Slice(unsafe.StringData(s), len(s))
+}

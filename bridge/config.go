@@ -1,0 +1,103 @@
+package bridge
+
+import (
+	"errors"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Defaults for the zero values of Config.
+const (
+	// DefaultMinBackoff is the first pause after a failed or lost
+	// subscription: short enough that a quick Redis restart or failover
+	// loses little, long enough not to spin on a refused port.
+	DefaultMinBackoff = 100 * time.Millisecond
+	// DefaultMaxBackoff caps the doubling, so a Redis that is down for
+	// minutes is retried every few seconds, not every few minutes.
+	DefaultMaxBackoff = 5 * time.Second
+	// DefaultHealthInterval is how often an idle subscription is PINGed.
+	// A connection silent for two intervals (no message, no PONG) is
+	// declared dead, which catches half-open TCP (Redis host gone without a
+	// FIN) in 20–30 s instead of the kernel's keepalive minutes.
+	DefaultHealthInterval = 10 * time.Second
+)
+
+// Config configures a Bridge.
+type Config struct {
+	// URL is the redis:// or rediss:// URL (go-redis ParseURL syntax,
+	// e.g. redis://:password@host:6379/0). Required. Any password is
+	// redacted in logs and errors.
+	URL string
+	// Logger receives connection state changes and dropped messages.
+	// Nil means slog.Default().
+	Logger *slog.Logger
+	// MinBackoff is the first reconnect delay; it doubles up to MaxBackoff
+	// and each wait is jittered into [d/2, d]. Zero means DefaultMinBackoff.
+	MinBackoff time.Duration
+	// MaxBackoff caps the reconnect delay. Zero means DefaultMaxBackoff.
+	MaxBackoff time.Duration
+	// HealthInterval is how often the subscription is PINGed; two intervals
+	// without any reply drop the connection and reconnect. Zero means
+	// DefaultHealthInterval; negative disables the check (a dead peer is then
+	// noticed only by TCP).
+	HealthInterval time.Duration
+}
+
+// withDefaults returns cfg with zero values replaced by the defaults.
+func (cfg Config) withDefaults() Config {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.MinBackoff <= 0 {
+		cfg.MinBackoff = DefaultMinBackoff
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = DefaultMaxBackoff
+	}
+	if cfg.MaxBackoff < cfg.MinBackoff {
+		cfg.MaxBackoff = cfg.MinBackoff
+	}
+	if cfg.HealthInterval == 0 {
+		cfg.HealthInterval = DefaultHealthInterval
+	}
+	return cfg
+}
+
+// redactURL returns raw safe to log: the password of a parsable URL becomes
+// "xxxxx"; for a URL that does not parse, everything between "://" and the
+// last '@' of the authority is dropped, since we cannot tell user from
+// password there.
+func redactURL(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		if u.Scheme == "" || u.Opaque != "" {
+			// "secret" or "redis:secret": no authority, nothing safe to show.
+			return "(unparsable URL)"
+		}
+		return u.Redacted()
+	}
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		// No authority to find; a bare string may itself be a secret.
+		return "(unparsable URL)"
+	}
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	if at := strings.LastIndexByte(rest[:end], '@'); at >= 0 {
+		rest = "xxxxx" + rest[at:]
+	}
+	return scheme + "://" + rest
+}
+
+// sanitizeURLError strips the URL that net/url errors quote (password
+// included) and keeps only the reason.
+func sanitizeURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}

@@ -1,0 +1,57 @@
+// Package bridge turns Redis pub/sub notifications into ready-to-write
+// Socket.IO frames.
+//
+// # Channels and rooms
+//
+// The bridge PSUBSCRIBEs user:notifications:* and channel:notifications:*
+// and SUBSCRIBEs notifications:all. RoomFor maps each channel to its room:
+//
+//	user:notifications:{userId}       → user-notifications:{userId}      (KindUser)
+//	channel:notifications:{channelId} → channel-notifications:{channelId} (KindChannel)
+//	notifications:all                 → global-notifications              (KindGlobal)
+//
+// Messages with an empty id are dropped (Stats.Dropped); payloads that are not
+// valid JSON are logged with a 64-byte preview and dropped (Stats.Invalid)
+// without disturbing the messages after them.
+//
+// # One frame per message
+//
+// Each valid message becomes one Message: a pooled buffer holding exactly one
+// complete server WebSocket frame (FIN, text, unmasked; 2/4/10-byte header)
+// whose payload is the Engine.IO+Socket.IO packet
+//
+//	42["notification",<payload>]
+//
+// with the payload embedded byte for byte, never re-encoded. The engine
+// writes Frame() to every WebSocket member and Packet() (the same bytes
+// without the header) to long-polling members, from as many event loops as it
+// likes, and the reference count returns the buffer to the pool after the
+// last loop is done:
+//
+//	deliver := func(m *bridge.Message) {
+//		loops := shardsWithMembers(m.Room)
+//		if len(loops) == 0 {
+//			m.Release()
+//			return
+//		}
+//		m.Retain(int32(len(loops) - 1)) // one reference per loop
+//		for _, l := range loops {
+//			l.enqueue(m) // the loop calls m.Release() after writing
+//		}
+//	}
+//
+// # Connection life cycle
+//
+// Run owns one goroutine that reads the subscription (go-redis PubSub,
+// RESP2, one fresh PubSub per connection attempt) and calls Deliver in Redis
+// order, plus a watcher goroutine per connection that PINGs it every
+// HealthInterval, drops it when silent, and closes it when ctx ends.
+// Connected is true between the last (P)SUBSCRIBE confirmation and the first
+// error on that connection. On error Run waits MinBackoff doubling to
+// MaxBackoff (jittered into [d/2, d]; reset after a successful subscription)
+// and subscribes again; Stats.Reconnects counts the re-established
+// subscriptions. Messages published while disconnected are lost: Redis
+// pub/sub does not queue.
+//
+// StartEmbedded runs an in-process miniredis broker for dev mode.
+package bridge
