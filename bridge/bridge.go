@@ -139,7 +139,8 @@ func (b *Bridge) Stats() Stats {
 // between attempts, and resubscribes. It returns nil once ctx is cancelled,
 // after its goroutines and connections are closed, or ErrRunning if another
 // Run is in progress. Messages published while disconnected are lost (Redis
-// pub/sub does not queue them).
+// pub/sub does not queue them). Run may be called again after it returned;
+// Stats and Ready carry over, so the next subscription counts as a reconnect.
 func (b *Bridge) Run(ctx context.Context) error {
 	if !b.running.CompareAndSwap(false, true) {
 		return ErrRunning
