@@ -2,14 +2,15 @@ package eio
 
 import (
 	"bytes"
-	"encoding/json"
 	"unicode/utf16"
 	"unicode/utf8"
 )
 
-// The JSON helpers below validate with encoding/json.Valid (which does not
-// allocate) and then walk the bytes knowing they are valid, so the walking
-// code never has to handle malformed input.
+// The JSON helpers below validate with validJSON and then walk the bytes
+// knowing they are valid, so the walking code never has to handle malformed
+// input. validJSON accepts exactly what encoding/json.Valid accepts (a fuzz
+// test holds them to that), but never allocates: json.Valid allocates a
+// *SyntaxError for every invalid input.
 
 // ArrayElements calls fn with the raw JSON of each top-level element of the
 // JSON array data, in order, until fn returns false. elem aliases data and has
@@ -17,7 +18,7 @@ import (
 // JSON and ErrJSONNotArray when it is valid but not an array; in both cases
 // fn is never called. It does not allocate.
 func ArrayElements(data []byte, fn func(i int, elem []byte) bool) error {
-	if !json.Valid(data) {
+	if !validJSON(data) {
 		return ErrInvalidJSON
 	}
 	i := skipSpace(data, 0)
@@ -341,4 +342,211 @@ func hex4(h []byte) rune {
 		r = r<<4 | rune(c)
 	}
 	return r
+}
+
+// maxJSONDepth is the deepest nesting validJSON accepts: encoding/json's
+// limit, so the two agree on every input.
+const maxJSONDepth = 10000
+
+// validJSON reports whether b is one valid JSON value (RFC 8259), with
+// optional whitespace around it, exactly as encoding/json.Valid does: bytes
+// of 0x80 and above are accepted in strings without a UTF-8 check. It does
+// not allocate; the nesting stack is a bit set on the goroutine stack.
+func validJSON(b []byte) bool {
+	var inObject [maxJSONDepth/64 + 1]uint64 // bit d: the container at depth d+1 is an object
+	depth := 0
+	i := 0
+	for {
+		// A value starts at b[i] (after whitespace).
+		i = skipSpaceEnd(b, i)
+		if i == len(b) {
+			return false
+		}
+		switch c := b[i]; {
+		case c == '{' || c == '[':
+			if depth == maxJSONDepth {
+				return false
+			}
+			obj := c == '{'
+			if obj {
+				inObject[depth/64] |= 1 << (depth % 64)
+			} else {
+				inObject[depth/64] &^= 1 << (depth % 64)
+			}
+			depth++
+			i = skipSpaceEnd(b, i+1)
+			if i < len(b) && (b[i] == '}' && obj || b[i] == ']' && !obj) {
+				depth-- // empty container: it is the value
+				i++
+				break
+			}
+			if obj {
+				if i = objectKey(b, i); i < 0 {
+					return false
+				}
+			}
+			continue // the first element or member value
+		case c == '"':
+			if i = scanString(b, i); i < 0 {
+				return false
+			}
+		case c == '-' || isDigit(c):
+			if i = scanNumber(b, i); i < 0 {
+				return false
+			}
+		case c == 't':
+			if i = scanLiteral(b, i, "true"); i < 0 {
+				return false
+			}
+		case c == 'f':
+			if i = scanLiteral(b, i, "false"); i < 0 {
+				return false
+			}
+		case c == 'n':
+			if i = scanLiteral(b, i, "null"); i < 0 {
+				return false
+			}
+		default:
+			return false
+		}
+		// A value ended at b[i]: close containers until one needs another value.
+		for {
+			i = skipSpaceEnd(b, i)
+			if depth == 0 {
+				return i == len(b)
+			}
+			if i == len(b) {
+				return false
+			}
+			obj := inObject[(depth-1)/64]&(1<<((depth-1)%64)) != 0
+			if b[i] == '}' && obj || b[i] == ']' && !obj {
+				depth--
+				i++
+				continue
+			}
+			if b[i] != ',' {
+				return false
+			}
+			i++
+			if obj {
+				if i = objectKey(b, skipSpaceEnd(b, i)); i < 0 {
+					return false
+				}
+			}
+			break
+		}
+	}
+}
+
+// skipSpaceEnd is skipSpace for input that may end: it returns len(b) when
+// only whitespace is left.
+func skipSpaceEnd(b []byte, i int) int {
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	return i
+}
+
+// objectKey scans `"key" :` at b[i] and returns the index after the colon,
+// or -1.
+func objectKey(b []byte, i int) int {
+	if i == len(b) || b[i] != '"' {
+		return -1
+	}
+	if i = scanString(b, i); i < 0 {
+		return -1
+	}
+	i = skipSpaceEnd(b, i)
+	if i == len(b) || b[i] != ':' {
+		return -1
+	}
+	return i + 1
+}
+
+// scanString returns the index after the JSON string at b[i] (b[i] == '"'),
+// or -1 if it is malformed.
+func scanString(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			return i + 1
+		case c < ' ':
+			return -1
+		case c == '\\':
+			i++
+			if i == len(b) {
+				return -1
+			}
+			switch b[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if len(b)-i <= 4 {
+					return -1
+				}
+				for _, h := range b[i+1 : i+5] {
+					if !isHex(h) {
+						return -1
+					}
+				}
+				i += 4
+			default:
+				return -1
+			}
+		}
+	}
+	return -1
+}
+
+// scanNumber returns the index after the JSON number at b[i], or -1 if it is
+// malformed: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func scanNumber(b []byte, i int) int {
+	if b[i] == '-' {
+		i++
+	}
+	switch {
+	case i == len(b):
+		return -1
+	case b[i] == '0':
+		i++
+	case isDigit(b[i]):
+		i = scanDigits(b, i)
+	default:
+		return -1
+	}
+	if i < len(b) && b[i] == '.' {
+		if i++; i == len(b) || !isDigit(b[i]) {
+			return -1
+		}
+		i = scanDigits(b, i)
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if i == len(b) || !isDigit(b[i]) {
+			return -1
+		}
+		i = scanDigits(b, i)
+	}
+	return i
+}
+
+func scanDigits(b []byte, i int) int {
+	for i < len(b) && isDigit(b[i]) {
+		i++
+	}
+	return i
+}
+
+// scanLiteral returns the index after lit at b[i], or -1.
+func scanLiteral(b []byte, i int, lit string) int {
+	if len(b)-i < len(lit) || string(b[i:i+len(lit)]) != lit {
+		return -1
+	}
+	return i + len(lit)
+}
+
+func isHex(c byte) bool {
+	return isDigit(c) || (c|0x20 >= 'a' && c|0x20 <= 'f')
 }

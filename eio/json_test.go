@@ -190,3 +190,31 @@ func TestAppendJSONString(t *testing.T) {
 		}
 	}
 }
+
+// TestValidJSONMatchesEncodingJSON holds validJSON to encoding/json.Valid on
+// hand-picked corners; FuzzValidJSON does the same on random input.
+func TestValidJSONMatchesEncodingJSON(t *testing.T) {
+	inputs := []string{
+		``, ` `, `1`, `-`, `-0`, `-01`, `01`, `0.`, `0.5`, `.5`, `1e`, `1e+`, `1e+5`, `1E-5`, `1.5e3`, `-1.5E+03`, `1x`,
+		`true`, `tru`, `truex`, `false`, `null`, `nul`, `NaN`, `Infinity`,
+		`""`, `"`, `"a`, `"\"`, `"\\"`, `"\/"`, `"\x"`, `"\u12"`, `"\u12g4"`, `"\u12AF"`, `"\uD83D"`, "\"\x1f\"", "\"\x7f\"", "\"\xff\"",
+		`[]`, `[`, `]`, `[1`, `[1,`, `[1,]`, `[,1]`, `[1 2]`, `[1,2]`, ` [ 1 , 2 ] `, `[[]]`, `[[]`, `[]]`, `[}`,
+		`{}`, `{`, `}`, `{"a"}`, `{"a":}`, `{"a":1}`, `{"a":1,}`, `{"a":1,"b":[2]}`, `{1:2}`, `{"a" : 1 }`, `{"a":1}}`, `{]`,
+		`[{"a":[{"b":{}}]}]`, `[{]}`, `{"a":[}`, "[1]\n", "\t[1]\r\n", `[1] [2]`, `"a" "b"`, `{"a":1 "b":2}`,
+		`["a"]x`, `[true,false,null]`, `[tru]`, "[\"\x00\"]",
+	}
+	for _, in := range inputs {
+		if got, want := validJSON([]byte(in)), json.Valid([]byte(in)); got != want {
+			t.Errorf("validJSON(%q) = %v, encoding/json.Valid says %v", in, got, want)
+		}
+	}
+	for _, depth := range []int{maxJSONDepth - 1, maxJSONDepth, maxJSONDepth + 1} {
+		for _, open := range []string{"[", `{"k":`} {
+			close := map[string]string{"[": "]", `{"k":`: "}"}[open]
+			in := []byte(strings.Repeat(open, depth) + "1" + strings.Repeat(close, depth))
+			if got, want := validJSON(in), json.Valid(in); got != want {
+				t.Errorf("validJSON at depth %d of %q = %v, encoding/json.Valid says %v", depth, open, got, want)
+			}
+		}
+	}
+}

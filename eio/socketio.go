@@ -2,7 +2,6 @@ package eio
 
 import (
 	"bytes"
-	"encoding/json"
 	"strconv"
 )
 
@@ -185,7 +184,7 @@ func checkSIOData(t SIOType, data []byte) error {
 	if t == SIODisconnect {
 		return ErrSIOPayload
 	}
-	if !json.Valid(data) {
+	if !validJSON(data) {
 		return ErrSIOJSON
 	}
 	switch t {
