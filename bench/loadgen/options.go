@@ -1,0 +1,89 @@
+package loadgen
+
+import (
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Options are the knobs of every scenario; each scenario uses a subset.
+// Zero values are replaced by the defaults in RegisterFlags.
+type Options struct {
+	Label      string   // server name written into the result ("notify-wss", "node", ...)
+	Targets    []string // server ip:port, one per server process
+	ServerPIDs []int    // processes whose CPU and memory are measured
+	Redis      string   // redis ip:port
+	Secret     string   // JWT HS256 secret shared with the server
+
+	N           int           // measured clients
+	Concurrency int           // handshakes in flight (all workers)
+	PerWorker   int           // clients per worker process
+	Workers     int           // minimum worker processes
+	Loops       int           // epoll loops per worker
+	SourceBase  int           // first source address is 127.0.0.<SourceBase>
+	Pad         int           // filler bytes per message
+	Hold        time.Duration // idle: how long to hold the connections
+	Msgs        int           // fanout/slow: messages back to back
+	PacedMsgs   int           // fanout/churn: messages at PacedRate
+	PacedRate   float64       // messages per second
+	Rate        float64       // unicast: publishes per second
+	Duration    time.Duration // unicast/churn: how long to publish or churn
+	ChurnRate   float64       // churn: connects (and disconnects) per second
+	ChurnHold   time.Duration // churn: how long a churning client stays
+	SlowEvery   int           // slow: one in SlowEvery clients stops reading
+	Settle      time.Duration // a phase ends when deliveries stall this long
+	PhaseMax    time.Duration // a phase never waits longer than this
+	Seed        uint64        // unicast target choice
+}
+
+// RegisterFlags binds o to fs with the defaults of a full-size run.
+func (o *Options) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.Label, "label", "", "server name recorded in the result")
+	fs.Func("target", "server ip:port; repeat or comma-separate for several servers (required)", func(s string) error {
+		o.Targets = append(o.Targets, splitList(s)...)
+		return nil
+	})
+	fs.Func("server-pid", "pid of a server process to measure; repeat or comma-separate", func(s string) error {
+		for _, p := range splitList(s) {
+			v, err := strconv.Atoi(p)
+			if err != nil {
+				return fmt.Errorf("bad pid %q", p)
+			}
+			o.ServerPIDs = append(o.ServerPIDs, v)
+		}
+		return nil
+	})
+	fs.StringVar(&o.Redis, "redis", "127.0.0.1:6379", "redis ip:port the server subscribes to")
+	fs.StringVar(&o.Secret, "secret", "bench-secret", "JWT HS256 secret (JWT_SECRET of the server)")
+	fs.IntVar(&o.N, "n", 1000, "measured clients")
+	fs.IntVar(&o.Concurrency, "c", 200, "handshakes in flight over all workers")
+	fs.IntVar(&o.PerWorker, "per-worker", DefaultPerWorker, "clients per worker process (descriptor limit 20000)")
+	fs.IntVar(&o.Workers, "workers", 1, "minimum number of worker processes")
+	fs.IntVar(&o.Loops, "loops", 0, "epoll loops per worker (0: 2 with one worker, else 1)")
+	fs.IntVar(&o.SourceBase, "source-base", 2, "worker w binds to 127.0.0.<source-base+w>")
+	fs.IntVar(&o.Pad, "pad", 200, "filler bytes per message (fanout/unicast/churn)")
+	fs.DurationVar(&o.Hold, "hold", 60*time.Second, "idle: hold time (server pings every 25 s by default)")
+	fs.IntVar(&o.Msgs, "m", 200, "fanout/slow: messages published back to back")
+	fs.IntVar(&o.PacedMsgs, "paced-m", 40, "fanout/churn/scaleout: messages at -paced-rate")
+	fs.Float64Var(&o.PacedRate, "paced-rate", 4, "fanout/churn/scaleout: messages per second")
+	fs.Float64Var(&o.Rate, "rate", 2000, "unicast: publishes per second")
+	fs.DurationVar(&o.Duration, "d", 10*time.Second, "unicast/churn: duration")
+	fs.Float64Var(&o.ChurnRate, "churn-rate", 100, "churn: connects per second")
+	fs.DurationVar(&o.ChurnHold, "churn-hold", 2*time.Second, "churn: how long a churning client stays")
+	fs.IntVar(&o.SlowEvery, "slow-every", 100, "slow: one client in this many stops reading")
+	fs.DurationVar(&o.Settle, "settle", 5*time.Second, "a phase ends when deliveries stall this long")
+	fs.DurationVar(&o.PhaseMax, "phase-max", 180*time.Second, "longest wait for one phase")
+	fs.Uint64Var(&o.Seed, "seed", 1, "unicast: seed of the target choice")
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,119 @@
+package loadgen
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/notify-wss/notify-wss/bench/internal/wire"
+)
+
+// Redis channels the servers subscribe to (the product contract).
+const (
+	ChanGlobal     = "notifications:all"
+	chanUserPrefix = "user:notifications:"
+)
+
+// pipelineChunk is how many PUBLISHes go in one round trip when sending back
+// to back: enough to hide the round trip, small enough that the first
+// message of a chunk is not stamped long before it leaves.
+const pipelineChunk = 32
+
+// Publisher stamps and publishes benchmark messages. Not safe for
+// concurrent use.
+type Publisher struct {
+	rdb *redis.Client
+	pad int
+	buf []byte
+}
+
+// NewPublisher connects to Redis at addr ("ip:port"). pad is the filler
+// length of every message.
+func NewPublisher(ctx context.Context, addr string, pad int) (*Publisher, error) {
+	rdb := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 2, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second})
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		rdb.Close()
+		return nil, fmt.Errorf("loadgen: redis %s: %w", addr, err)
+	}
+	return &Publisher{rdb: rdb, pad: pad}, nil
+}
+
+// Close closes the Redis connection.
+func (p *Publisher) Close() error { return p.rdb.Close() }
+
+// SetPad changes the filler length for later messages.
+func (p *Publisher) SetPad(pad int) { p.pad = pad }
+
+// Subscribers returns how many subscriptions each channel has (pattern
+// subscriptions are not counted by Redis here).
+func (p *Publisher) Subscribers(ctx context.Context, channel string) (int64, error) {
+	m, err := p.rdb.PubSubNumSub(ctx, channel).Result()
+	if err != nil {
+		return 0, fmt.Errorf("loadgen: PUBSUB NUMSUB: %w", err)
+	}
+	return m[channel], nil
+}
+
+// Warm publishes one warm-up message (phase 0) to the global channel and
+// returns how many server subscriptions received it.
+func (p *Publisher) Warm(ctx context.Context) (int64, error) {
+	p.buf = wire.AppendDelivery(p.buf[:0], wire.Delivery{SentAt: nowNano()}, 0)
+	n, err := p.rdb.Publish(ctx, ChanGlobal, p.buf).Result()
+	if err != nil {
+		return 0, fmt.Errorf("loadgen: publish warm-up: %w", err)
+	}
+	return n, nil
+}
+
+// Route picks the channel and stream sequence number of message id.
+type Route func(id int) (channel string, seq int64)
+
+// Broadcast routes every message to the global room, seq = id.
+func Broadcast(id int) (string, int64) { return ChanGlobal, int64(id) }
+
+// Send publishes count messages of phase, routed by route. With rate 0 they
+// go back to back (pipelined); otherwise message k is due k/rate seconds
+// after the start. It returns each message's send stamp and the smallest
+// receiver count Redis reported for any PUBLISH.
+func (p *Publisher) Send(ctx context.Context, phase int64, count int, rate float64, route Route) (sentAt []int64, minRecv int64, err error) {
+	sentAt = make([]int64, count)
+	minRecv = -1
+	start := time.Now()
+	for id := 0; id < count; {
+		n := min(pipelineChunk, count-id)
+		if rate > 0 {
+			due := int(time.Since(start).Seconds()*rate) + 1
+			if due <= id {
+				wait := time.Duration(float64(id)/rate*float64(time.Second)) - time.Since(start)
+				select {
+				case <-ctx.Done():
+					return sentAt[:id], minRecv, ctx.Err()
+				case <-time.After(wait):
+				}
+				continue
+			}
+			n = min(n, due-id)
+		}
+		pipe := p.rdb.Pipeline()
+		cmds := make([]*redis.IntCmd, n)
+		for k := range n {
+			ch, seq := route(id + k)
+			now := nowNano()
+			sentAt[id+k] = now
+			p.buf = wire.AppendDelivery(p.buf[:0], wire.Delivery{Phase: phase, ID: int64(id + k), Seq: seq, SentAt: now}, p.pad)
+			cmds[k] = pipe.Publish(ctx, ch, string(p.buf))
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return sentAt[:id], minRecv, fmt.Errorf("loadgen: publish: %w", err)
+		}
+		for _, c := range cmds {
+			if r := c.Val(); minRecv < 0 || r < minRecv {
+				minRecv = r
+			}
+		}
+		id += n
+	}
+	return sentAt, minRecv, nil
+}
