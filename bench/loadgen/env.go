@@ -165,6 +165,7 @@ const warmInterval = 200 * time.Millisecond
 func (e *env) warm(ctx context.Context, timeout time.Duration) error {
 	start := time.Now()
 	deadline := start.Add(timeout)
+	var subs int64
 	for {
 		p, err := e.co.Progress()
 		if err != nil {
@@ -176,15 +177,18 @@ func (e *env) warm(ctx context.Context, timeout time.Duration) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
+			if subs == 0 {
+				return errors.New("loadgen: warm-up: no server is subscribed to " + ChanGlobal)
+			}
 			return fmt.Errorf("loadgen: warm-up: only %d of %d clients got a global message within %v", p.Warmed, ready, timeout)
 		}
+		// A server may accept clients before its subscription is up: a
+		// publish nobody receives is simply repeated.
 		n, err := e.pub.Warm(ctx)
 		if err != nil {
 			return err
 		}
-		if n == 0 {
-			return errors.New("loadgen: warm-up: no server is subscribed to " + ChanGlobal)
-		}
+		subs = max(subs, n)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

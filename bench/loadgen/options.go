@@ -25,7 +25,7 @@ type Options struct {
 	SourceBase  int           // first source address is 127.0.0.<SourceBase>
 	Pad         int           // filler bytes per message
 	Hold        time.Duration // idle: how long to hold the connections
-	Msgs        int           // fanout/slow: messages back to back
+	Msgs        int           // fanout: messages back to back; slow: at SlowRate
 	PacedMsgs   int           // fanout/churn: messages at PacedRate
 	PacedRate   float64       // messages per second
 	Rate        float64       // unicast: publishes per second
@@ -33,6 +33,7 @@ type Options struct {
 	ChurnRate   float64       // churn: connects (and disconnects) per second
 	ChurnHold   time.Duration // churn: how long a churning client stays
 	SlowEvery   int           // slow: one in SlowEvery clients stops reading
+	SlowRate    float64       // slow: messages per second
 	Settle      time.Duration // a phase ends when deliveries stall this long
 	PhaseMax    time.Duration // a phase never waits longer than this
 	Seed        uint64        // unicast target choice
@@ -65,7 +66,7 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.SourceBase, "source-base", 2, "worker w binds to 127.0.0.<source-base+w>")
 	fs.IntVar(&o.Pad, "pad", 200, "filler bytes per message (fanout/unicast/churn)")
 	fs.DurationVar(&o.Hold, "hold", 60*time.Second, "idle: hold time (server pings every 25 s by default)")
-	fs.IntVar(&o.Msgs, "m", 200, "fanout/slow: messages published back to back")
+	fs.IntVar(&o.Msgs, "m", 200, "fanout: messages back to back; slow: messages at -slow-rate")
 	fs.IntVar(&o.PacedMsgs, "paced-m", 40, "fanout/churn/scaleout: messages at -paced-rate")
 	fs.Float64Var(&o.PacedRate, "paced-rate", 4, "fanout/churn/scaleout: messages per second")
 	fs.Float64Var(&o.Rate, "rate", 2000, "unicast: publishes per second")
@@ -73,6 +74,7 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&o.ChurnRate, "churn-rate", 100, "churn: connects per second")
 	fs.DurationVar(&o.ChurnHold, "churn-hold", 2*time.Second, "churn: how long a churning client stays")
 	fs.IntVar(&o.SlowEvery, "slow-every", 100, "slow: one client in this many stops reading")
+	fs.Float64Var(&o.SlowRate, "slow-rate", 20, "slow: messages per second (healthy clients must keep up)")
 	fs.DurationVar(&o.Settle, "settle", 5*time.Second, "a phase ends when deliveries stall this long")
 	fs.DurationVar(&o.PhaseMax, "phase-max", 180*time.Second, "longest wait for one phase")
 	fs.Uint64Var(&o.Seed, "seed", 1, "unicast: seed of the target choice")

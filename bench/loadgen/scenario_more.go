@@ -90,11 +90,12 @@ func runChurn(ctx context.Context, opt Options, res *Result) error {
 	return nil
 }
 
-// runSlow makes one client in SlowEvery stop reading, publishes Msgs back
-// to back, and measures the healthy clients, the server's memory and how
-// the server treated the slow ones.
+// runSlow makes one client in SlowEvery stop reading, publishes Msgs at
+// SlowRate (a pace the healthy clients can follow, so only the stopped ones
+// fall behind), and measures the healthy clients, the server's memory and
+// how the server treated the slow ones.
 func runSlow(ctx context.Context, opt Options, res *Result) error {
-	res.Params["msgs"], res.Params["pad"], res.Params["slow_every"] = opt.Msgs, opt.Pad, opt.SlowEvery
+	res.Params["msgs"], res.Params["pad"], res.Params["slow_every"], res.Params["rate"] = opt.Msgs, opt.Pad, opt.SlowEvery, opt.SlowRate
 	e, err := setup(ctx, opt, res, Split{Stable: opt.N, SlowEvery: opt.SlowEvery, Joins: []string{"global"}})
 	if err != nil {
 		return err
@@ -108,7 +109,7 @@ func runSlow(ctx context.Context, opt Options, res *Result) error {
 		return err
 	}
 	mem0, haveMem := e.serverMem()
-	if _, err := e.runPhase(ctx, phaseSpec{name: "slow", broadcast: true, count: opt.Msgs, route: Broadcast}); err != nil {
+	if _, err := e.runPhase(ctx, phaseSpec{name: "slow", broadcast: true, count: opt.Msgs, rate: opt.SlowRate, route: Broadcast}); err != nil {
 		return err
 	}
 	mem1, _ := e.serverMem()

@@ -50,8 +50,10 @@ func startProfile() (stop func()) {
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == loadgen.WorkerArg {
-		// Workers ignore SIGINT: the coordinator shuts them down in order.
-		signal.Ignore(syscall.SIGINT)
+		// Workers ignore SIGINT and SIGTERM sent to the whole process group:
+		// the coordinator shuts them down in order, and the kernel kills
+		// them if the coordinator dies (Pdeathsig).
+		signal.Ignore(syscall.SIGINT, syscall.SIGTERM)
 		stopProfile := startProfile()
 		err := loadgen.RunWorker(os.Stdin, os.Stdout)
 		stopProfile()

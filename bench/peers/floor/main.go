@@ -5,7 +5,8 @@
 // ignored, a ping to everyone every 25 s), puts every connection in one
 // broadcast set (room joins are ignored), indexes connections by userId for
 // unicast, and writes each Redis message as one pre-built frame, coalesced
-// per event loop, with a cap on each connection's outbound buffer.
+// per event loop, with a cap on each connection's outbound buffer (the same send buffer
+// and cap as notify-wss's defaults).
 //
 // It follows /work/shared/notes/gnet.md §5 and takes the same environment
 // as notify-wss: REDIS_URL, JWT_SECRET, PORT, HOST.
@@ -30,10 +31,11 @@ const (
 	pingInterval = 25 * time.Second
 	// sendBuffer is SO_SNDBUF: with auto-tuning off, a stuck reader shows up
 	// in gnet's outbound buffer instead of hiding up to 4 MB in the kernel.
-	sendBuffer = 64 << 10
+	// Same value as notify-wss's default, so both drop the same readers.
+	sendBuffer = 256 << 10
 	// maxOutbound is the per-connection outbound cap; a connection above it
-	// is dropped as a slow consumer.
-	maxOutbound = 256 << 10
+	// is dropped as a slow consumer (notify-wss's default too).
+	maxOutbound = 1 << 20
 )
 
 func main() {

@@ -8,8 +8,9 @@ import (
 	"github.com/panjf2000/gnet/v2"
 )
 
-// maxBatch bounds how many broadcast frames one write concatenates.
-const maxBatch = 64
+// maxBatchBytes bounds one concatenation of broadcast frames: one write per
+// member per drain, but never more than the socket send buffer takes.
+const maxBatchBytes = sendBuffer
 
 // entry is one queued write: a frame for every member (to == nil) or for
 // one connection.
@@ -73,21 +74,18 @@ func (sh *shard) drain(context.Context) error {
 	sh.scheduled.Store(false)
 	sh.mu.Unlock()
 
-	n := 0
 	for _, e := range q {
 		if e.to != nil {
 			sh.flush()
-			n = 0
 			if e.to.open && e.to.sh == sh {
 				write(e.to, e.frame)
 			}
 			continue
 		}
-		sh.batch = append(sh.batch, e.frame...)
-		if n++; n == maxBatch {
+		if len(sh.batch)+len(e.frame) > maxBatchBytes {
 			sh.flush()
-			n = 0
 		}
+		sh.batch = append(sh.batch, e.frame...)
 	}
 	sh.flush()
 	clear(q)

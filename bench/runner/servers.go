@@ -1,0 +1,113 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// Server names, as used on the command line and in the report.
+const (
+	NotifyWSS = "notify-wss"
+	Node      = "node"
+	Floor     = "floor"
+)
+
+// serverStartTimeout bounds how long a server may take to listen.
+const serverStartTimeout = 20 * time.Second
+
+// serverKind knows how to start one implementation.
+type serverKind struct {
+	name string
+	// argv returns the command line, relative to the repository root.
+	argv func(root string) []string
+}
+
+var serverKinds = map[string]serverKind{
+	NotifyWSS: {NotifyWSS, func(root string) []string { return []string{filepath.Join(root, "bin", "notify-wss")} }},
+	Node: {Node, func(root string) []string {
+		return []string{"node", filepath.Join(root, "bench", "peers", "node", "server.js")}
+	}},
+	Floor: {Floor, func(root string) []string { return []string{filepath.Join(root, "bin", "bench-floor")} }},
+}
+
+// instance is one running server process.
+type instance struct {
+	p    *proc
+	addr string // 127.0.0.1:port
+	cmd  string // shell form of the command, for the report
+}
+
+// serverEnv is the environment every implementation gets (the product
+// contract), plus PATH.
+func serverEnv(redisAddr, secret string, port int) []string {
+	return []string{
+		"REDIS_URL=redis://" + redisAddr,
+		"JWT_SECRET=" + secret,
+		"PORT=" + strconv.Itoa(port),
+		"HOST=127.0.0.1",
+		"NODE_ENV=production",
+		"LOG_LEVEL=warn",
+	}
+}
+
+// startServers starts count instances of kind on fresh ports and waits
+// until each answers GET /health.
+func startServers(ctx context.Context, ps *procs, root string, k serverKind, count int, redisAddr, secret string, log io.Writer) ([]instance, error) {
+	var out []instance
+	for i := range count {
+		port, err := freePort()
+		if err != nil {
+			return out, err
+		}
+		argv := k.argv(root)
+		env := serverEnv(redisAddr, secret, port)
+		cmd := exec.Command(argv[0], argv[1:]...)
+		cmd.Env = append(env, "PATH="+pathEnv())
+		cmd.Dir = root
+		cmd.Stdout, cmd.Stderr = log, log
+		p, err := ps.start(fmt.Sprintf("%s#%d", k.name, i), cmd)
+		if err != nil {
+			return out, err
+		}
+		addr := "127.0.0.1:" + strconv.Itoa(port)
+		out = append(out, instance{p: p, addr: addr, cmd: shellJoin(append(env, argv...))})
+		if err := waitListening(ctx, p, addr, serverStartTimeout); err != nil {
+			return out, err
+		}
+		if err := waitHealthy(ctx, addr); err != nil {
+			return out, fmt.Errorf("runner: %s: %w", p.name, err)
+		}
+	}
+	return out, nil
+}
+
+// waitHealthy polls GET /health until it answers 200.
+func waitHealthy(ctx context.Context, addr string) error {
+	client := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(serverStartTimeout)
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/health", nil)
+		resp, err := client.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("GET /health: %s", resp.Status)
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
