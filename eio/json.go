@@ -467,6 +467,12 @@ func objectKey(b []byte, i int) int {
 // or -1 if it is malformed.
 func scanString(b []byte, i int) int {
 	for i++; i < len(b); i++ {
+		for i < len(b) && !stringSpecial[b[i]] { // the common case: plain text
+			i++
+		}
+		if i == len(b) {
+			break
+		}
 		switch c := b[i]; {
 		case c == '"':
 			return i + 1
@@ -496,6 +502,17 @@ func scanString(b []byte, i int) int {
 	}
 	return -1
 }
+
+// stringSpecial marks the bytes scanString must look at inside a string: the
+// closing quote, the escape character and the control characters JSON forbids.
+var stringSpecial = func() (t [256]bool) {
+	for c := range ' ' {
+		t[c] = true
+	}
+	t['"'] = true
+	t['\\'] = true
+	return t
+}()
 
 // scanNumber returns the index after the JSON number at b[i], or -1 if it is
 // malformed: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
