@@ -40,8 +40,9 @@ var (
 
 	// ErrSIOType: the first byte is not a Socket.IO type digit '0'..'6'.
 	ErrSIOType = fmt.Errorf("%w: unknown packet type", ErrInvalidSIOPacket)
-	// ErrSIOAttachments: a binary packet without "<n>-" with n in 1..MaxAttachments,
-	// or a non-binary packet with one.
+	// ErrSIOAttachments: a BINARY_EVENT or BINARY_ACK without "<n>-", n in
+	// 1..MaxAttachments. (On other types "<n>-" reads as an ack id followed by
+	// data that is not JSON: ErrSIOJSON.)
 	ErrSIOAttachments = fmt.Errorf("%w: bad attachment count", ErrInvalidSIOPacket)
 	// ErrSIOAckID: an ack id longer than MaxAckIDDigits or above MaxAckID.
 	ErrSIOAckID = fmt.Errorf("%w: bad ack id", ErrInvalidSIOPacket)

@@ -196,7 +196,7 @@ func TestAppendJSONString(t *testing.T) {
 func TestValidJSONMatchesEncodingJSON(t *testing.T) {
 	inputs := []string{
 		``, ` `, `1`, `-`, `-0`, `-01`, `01`, `0.`, `0.5`, `.5`, `1e`, `1e+`, `1e+5`, `1E-5`, `1.5e3`, `-1.5E+03`, `1x`,
-		`true`, `tru`, `truex`, `false`, `null`, `nul`, `NaN`, `Infinity`,
+		`true`, `tru`, `truex`, `false`, `fals`, `null`, `nul`, `NaN`, `Infinity`,
 		`""`, `"`, `"a`, `"\"`, `"\\"`, `"\/"`, `"\x"`, `"\u12"`, `"\u12g4"`, `"\u12AF"`, `"\uD83D"`, "\"\x1f\"", "\"\x7f\"", "\"\xff\"",
 		`[]`, `[`, `]`, `[1`, `[1,`, `[1,]`, `[,1]`, `[1 2]`, `[1,2]`, ` [ 1 , 2 ] `, `[[]]`, `[[]`, `[]]`, `[}`,
 		`{}`, `{`, `}`, `{"a"}`, `{"a":}`, `{"a":1}`, `{"a":1,}`, `{"a":1,"b":[2]}`, `{1:2}`, `{"a" : 1 }`, `{"a":1}}`, `{]`,

@@ -97,8 +97,8 @@ type SIOPacket struct {
 //     (ErrSIOAttachments); other types have no count: "21-[…]" reads as ack id 1
 //     and data "-[…]", which is not JSON;
 //   - a namespace only when the next byte is '/'; it ends at the first ',', or
-//     runs to the end of the input as in Node, so "41/admin" is a DISCONNECT of
-//     "/admin" with no ',' at all;
+//     runs to the end of the input as in Node, so the message "41/admin" is a
+//     DISCONNECT of "/admin" although it has no ',';
 //   - an ack id: the decimal digits right after that, at most MaxAckIDDigits
 //     digits and at most MaxAckID (ErrSIOAckID);
 //   - the rest is the JSON data. It must be valid JSON (ErrSIOJSON) of the shape the
@@ -107,14 +107,16 @@ type SIOPacket struct {
 //     string that is not a reserved event name (IsReservedEvent); ACK and BINARY_ACK
 //     an array; CONNECT_ERROR a string or an object.
 //
-// It is stricter than Node in three corners no real client reaches: EVENT,
-// ACK and CONNECT_ERROR must carry data (Node passes packets like "2" and
-// "30" on with undefined data); the data may not start with whitespace (Node
-// would read leading spaces as part of the ack id); and counts and ids are
-// plain digits (Node's Number() also takes "0x1" or "1e0").
+// It is stricter than Node in corners no real client reaches: EVENT, ACK and
+// CONNECT_ERROR must carry data (Node passes packets like "2" and "30" on
+// with undefined data); the data may not start with whitespace (Node reads
+// leading spaces as part of the ack id); counts and ids are plain digits
+// (Node's Number() also takes "0x1", "1e0" or "001"); ids stop at MaxAckID
+// (Node takes any and rounds past 2^53).
 //
 // DecodeSIO does not allocate and does not panic on any input; its errors
-// are the sentinels of errors.go, returned as they are.
+// are the sentinels of errors.go, returned as they are. On error the packet
+// it returns is incomplete and must not be used.
 func DecodeSIO(b []byte) (SIOPacket, error) {
 	p := SIOPacket{ID: NoAckID, Namespace: rootNamespace}
 	if len(b) == 0 {

@@ -86,6 +86,8 @@ var sioCases = []sioCase{
 	{src: "made up: 'connected' is not reserved", wire: `42["connected"]`, typ: SIOEvent, nsp: "/", id: NoAckID, data: `["connected"]`, event: "connected"},
 	{src: "made up: spaces inside and after the JSON", wire: `42[ "a" , 1 ] `, typ: SIOEvent, nsp: "/", id: NoAckID, data: `[ "a" , 1 ] `, event: "a"},
 	{src: "made up: DISCONNECT with an id (socket.io-parser reads id 0, no data)", wire: `410`, typ: SIODisconnect, nsp: "/", id: 0},
+	{src: "made up: a long event name (past the reserved-name check)", wire: `42["` + strings.Repeat("x", 100) + `"]`, typ: SIOEvent, nsp: "/", id: NoAckID,
+		data: `["` + strings.Repeat("x", 100) + `"]`, event: strings.Repeat("x", 100)},
 	{src: "made up: empty ACK", wire: `431[]`, typ: SIOAck, nsp: "/", id: 1, data: `[]`},
 	{src: "made up: ',' in a namespace ends it", wire: `42/a,b,["x"]`, typ: SIOEvent, nsp: "/a", id: NoAckID, data: `b,["x"]`,
 		reenc: "invalid"},
