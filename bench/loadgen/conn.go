@@ -316,6 +316,9 @@ func (c *conn) lost(reason string, err error) {
 	if err != nil {
 		reason += ": " + err.Error()
 	}
+	if c.slow {
+		reason = "slow client (expected): " + reason
+	}
 	l.countClose(reason)
 	c.release(false)
 	switch {

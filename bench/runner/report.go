@@ -49,6 +49,8 @@ func fmtNum(v float64) string {
 	switch {
 	case v == 0:
 		return "0"
+	case a < 1e4 && v == math.Trunc(v):
+		return fmt.Sprintf("%.0f", v)
 	case a >= 1e6:
 		return fmt.Sprintf("%.2fM", v/1e6)
 	case a >= 1e4:
@@ -76,8 +78,8 @@ func (st stat) String() string {
 }
 
 // ratio prints a/b of two medians, or a dash when it means nothing.
-func ratio(a, b stat) string {
-	if a.n == 0 || b.n == 0 || b.med == 0 || a.med == 0 {
+func ratio(a, b stat, dir direction) string {
+	if dir == none || a.n == 0 || b.n == 0 || b.med == 0 || a.med == 0 {
 		return "—"
 	}
 	r := a.med / b.med
@@ -104,7 +106,8 @@ func (s *suite) writeReport(m machine, plan []scenarioPlan) error {
 	w("interleaved (%s) and every scenario gets freshly started server processes. Raw results:\n", strings.Join(servers, ", "))
 	w("`%s` (not committed).\n\n", relPath(s.cfg.Root, s.dir))
 	w("Cells are **median [min..max] over runs**. Ratio columns divide notify-wss's median by the other\n")
-	w("server's: for rows marked ↑ higher is better, for rows marked ↓ lower is better.\n\n")
+	w("server's: for rows marked ↑ higher is better, for rows marked ↓ lower is better; unmarked rows are\n")
+	w("counts or settings. Lost and duplicate deliveries must be 0.\n\n")
 
 	w("## Machine\n\n")
 	w("- CPU: %s, %d cores (shared with other work; load average at start %s)\n", m.CPU, m.Cores, m.Load)
@@ -158,7 +161,7 @@ func (s *suite) table(b *strings.Builder, plan []scenarioPlan, servers []string)
 	for _, sc := range plan {
 		for _, mt := range scenarioMetrics[sc.name] {
 			if mt.headline {
-				s.row(b, sc.name+": "+mt.label+arrow(mt), sc.name, mt.key, servers)
+				s.row(b, sc.name+": "+mt.label+arrow(mt), sc.name, mt, servers)
 			}
 		}
 	}
@@ -167,16 +170,19 @@ func (s *suite) table(b *strings.Builder, plan []scenarioPlan, servers []string)
 func (s *suite) scenarioTable(b *strings.Builder, sc scenarioPlan, servers []string) {
 	s.header(b, "metric", servers)
 	for _, mt := range scenarioMetrics[sc.name] {
-		s.row(b, mt.label+arrow(mt), sc.name, mt.key, servers)
+		s.row(b, mt.label+arrow(mt), sc.name, mt, servers)
 	}
 	b.WriteString("\n")
 }
 
 func arrow(mt metric) string {
-	if mt.higher {
+	switch mt.dir {
+	case up:
 		return " ↑"
+	case down:
+		return " ↓"
 	}
-	return " ↓"
+	return ""
 }
 
 func (s *suite) header(b *strings.Builder, first string, servers []string) {
@@ -194,7 +200,8 @@ func (s *suite) header(b *strings.Builder, first string, servers []string) {
 	b.WriteString("\n|---|" + strings.Repeat("---:|", cols) + "\n")
 }
 
-func (s *suite) row(b *strings.Builder, label, scenario, key string, servers []string) {
+func (s *suite) row(b *strings.Builder, label, scenario string, mt metric, servers []string) {
+	key := mt.key
 	fmt.Fprintf(b, "| %s |", label)
 	stats := map[string]stat{}
 	for _, sv := range servers {
@@ -203,7 +210,7 @@ func (s *suite) row(b *strings.Builder, label, scenario, key string, servers []s
 	}
 	for _, other := range []string{Node, Floor} {
 		if slices.Contains(servers, NotifyWSS) && slices.Contains(servers, other) {
-			fmt.Fprintf(b, " %s |", ratio(stats[NotifyWSS], stats[other]))
+			fmt.Fprintf(b, " %s |", ratio(stats[NotifyWSS], stats[other], mt.dir))
 		}
 	}
 	b.WriteString("\n")

@@ -18,18 +18,36 @@ const clockTick = 10 * time.Millisecond
 
 // CPU is a process's accumulated CPU time.
 type CPU struct {
-	User time.Duration `json:"user"`
-	Sys  time.Duration `json:"sys"`
+	User time.Duration `json:"user"` // from /proc/<pid>/stat, 10 ms resolution
+	Sys  time.Duration `json:"sys"`  // from /proc/<pid>/stat, 10 ms resolution
+	// Run is the sum of the live threads' run time from
+	// /proc/<pid>/task/*/schedstat, in ns; zero when unavailable.
+	Run time.Duration `json:"run,omitempty"`
 }
 
-// Total is user plus system time.
-func (c CPU) Total() time.Duration { return c.User + c.Sys }
+// Total is the precise run time when known, else user plus system time.
+func (c CPU) Total() time.Duration {
+	if c.Run > 0 {
+		return c.Run
+	}
+	return c.User + c.Sys
+}
 
-// Sub returns c - o, field by field.
-func (c CPU) Sub(o CPU) CPU { return CPU{User: c.User - o.User, Sys: c.Sys - o.Sys} }
+// Sub returns c - o, field by field. A negative run-time difference (a
+// thread exited between the samples and took its time with it) drops Run,
+// so Total falls back to the coarse user + system difference.
+func (c CPU) Sub(o CPU) CPU {
+	d := CPU{User: c.User - o.User, Sys: c.Sys - o.Sys, Run: c.Run - o.Run}
+	if c.Run == 0 || o.Run == 0 || d.Run < 0 {
+		d.Run = 0
+	}
+	return d
+}
 
 // Add returns c + o, field by field.
-func (c CPU) Add(o CPU) CPU { return CPU{User: c.User + o.User, Sys: c.Sys + o.Sys} }
+func (c CPU) Add(o CPU) CPU {
+	return CPU{User: c.User + o.User, Sys: c.Sys + o.Sys, Run: c.Run + o.Run}
+}
 
 // ReadCPU returns the user and system time of every thread of pid so far.
 func ReadCPU(pid int) (CPU, error) {
@@ -53,18 +71,50 @@ func ReadCPU(pid int) (CPU, error) {
 	if err1 != nil || err2 != nil {
 		return CPU{}, fmt.Errorf("procstat: bad utime/stime in stat of %d", pid)
 	}
-	return CPU{User: time.Duration(u) * clockTick, Sys: time.Duration(s) * clockTick}, nil
+	return CPU{User: time.Duration(u) * clockTick, Sys: time.Duration(s) * clockTick, Run: runTime(pid)}, nil
 }
 
-// ReadCPUs sums ReadCPU over pids.
+// runTime sums the first field (time on CPU, ns) of every thread's
+// schedstat. It returns 0 if any of them cannot be read.
+func runTime(pid int) time.Duration {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return 0
+	}
+	var total int64
+	for _, e := range ents {
+		b, err := os.ReadFile(dir + "/" + e.Name() + "/schedstat")
+		if err != nil {
+			continue // the thread exited meanwhile
+		}
+		f := strings.Fields(string(b))
+		if len(f) == 0 {
+			return 0
+		}
+		v, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return 0
+		}
+		total += v
+	}
+	return time.Duration(total)
+}
+
+// ReadCPUs sums ReadCPU over pids. Run is kept only if every process had it.
 func ReadCPUs(pids []int) (CPU, error) {
 	var total CPU
+	allRun := true
 	for _, pid := range pids {
 		c, err := ReadCPU(pid)
 		if err != nil {
 			return total, err
 		}
+		allRun = allRun && c.Run > 0
 		total = total.Add(c)
+	}
+	if !allRun {
+		total.Run = 0
 	}
 	return total, nil
 }
