@@ -94,13 +94,23 @@ func (cn *conn) write(p []byte) bool {
 	return err == nil
 }
 
-// writeShared writes a broadcast after checking the slow-consumer cap; a
-// connection over the cap is closed and its session ended.
+// writeShared writes a broadcast after checking the slow-consumer cap: a
+// connection whose unsent backlog is already over the cap is closed and its
+// session ended. (The check is on the backlog, not backlog plus this write,
+// so one large coalesced write never condemns a reader that keeps up.)
 func (cn *conn) writeShared(p []byte) bool {
 	if cn.closed {
 		return false
 	}
-	if cn.gc.OutboundBuffered()+len(p) > cn.sh.srv.cfg.MaxOutbound {
+	if cn.gc.OutboundBuffered() > 0 {
+		// A backlog: let the socket take what it can now, rather than
+		// wait for the next writable event, before judging the reader.
+		_ = cn.gc.Flush()
+		if cn.closed {
+			return false
+		}
+	}
+	if cn.gc.OutboundBuffered() > cn.sh.srv.cfg.MaxOutbound {
 		cn.sh.counters.SlowConsumers.Add(1)
 		cn.sh.srv.log.Warn("slow consumer disconnected",
 			"sid", cn.sess.sid, "buffered", cn.gc.OutboundBuffered(), "cap", cn.sh.srv.cfg.MaxOutbound)

@@ -135,17 +135,21 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	wait := time.NewTicker(10 * time.Millisecond)
 	defer wait.Stop()
 	deadline := time.Now().Add(time.Second)
+waiting:
 	for s.counters.sessions.Load() > 0 && time.Now().Before(deadline) {
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			break waiting
 		case <-wait.C:
 		}
 	}
-	if err := s.eng.Stop(ctx); err != nil {
+	// Stop the loops even when ctx has expired: Run must return.
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := s.eng.Stop(stopCtx); err != nil {
 		return fmt.Errorf("engine: stop: %w", err)
 	}
-	return nil
+	return ctx.Err()
 }
 
 // Broadcast hands m to every loop with members in room. It takes over the

@@ -104,16 +104,22 @@ func (sh *shard) enqueue(room string, m Message, h *handoff, release bool) {
 
 // drain writes queued broadcasts. Runs on the loop. Consecutive broadcasts
 // to the same room are coalesced: their frames are concatenated once and
-// written to each member with one write.
+// written to each member with one write. One drain writes at most
+// drainBatch broadcasts and about a quarter of MaxOutbound per member, then
+// lets the loop flush sockets before the next drain, so a burst does not
+// make a reader that keeps up look like a slow consumer.
 func (sh *shard) drain() {
+	budget := sh.srv.cfg.MaxOutbound / 4
 	sh.qmu.Lock()
-	batch := sh.queue
-	if len(batch) > drainBatch {
-		sh.queue = append(sh.spare[:0], batch[drainBatch:]...)
-		batch = batch[:drainBatch]
-	} else {
-		sh.queue = sh.spare[:0]
+	k, size := 0, 0
+	for k < len(sh.queue) && k < drainBatch && (k == 0 || size < budget) {
+		if m := sh.queue[k].msg; m != nil {
+			size += len(m.Frame())
+		}
+		k++
 	}
+	batch := sh.queue[:k]
+	sh.queue = append(sh.spare[:0], sh.queue[k:]...)
 	sh.qmu.Unlock()
 
 	var delivered, bytes uint64
@@ -161,7 +167,7 @@ func (sh *shard) deliverRun(run []queued) (delivered, written uint64) {
 		return 0, 0
 	}
 	frames := run[0].msg.Frame()
-	if len(run) > 1 {
+	if len(run) > 1 { // coalesce: one write per member for the whole run
 		sh.runBuf = sh.runBuf[:0]
 		for _, q := range run {
 			sh.runBuf = append(sh.runBuf, q.msg.Frame()...)

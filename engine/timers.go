@@ -43,9 +43,11 @@ func (w *timerWheel) remove(s *session) {
 	s.timerGen.Add(1)
 }
 
-// advance fires every session whose deadline is at or before nowMS.
+// advance fires every session whose deadline is at or before nowMS. A
+// tick's bucket is processed only once the whole tick has passed, so every
+// entry in it is due; entries still there are for a later turn.
 func (w *timerWheel) advance(nowMS int64, fire func(*session)) {
-	target := nowMS / w.tickMS
+	target := (nowMS+1)/w.tickMS - 1
 	if target-w.cur > wheelSize {
 		w.cur = target - wheelSize // a long stall: one full turn sees everything
 	}

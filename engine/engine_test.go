@@ -1,0 +1,652 @@
+package engine
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/notify-wss/notify-wss/eio"
+)
+
+// These tests run a real Server on loopback and talk to it with a raw TCP
+// client, byte by byte where it matters, so every parser meets partial
+// reads the way gnet delivers them.
+
+// testHandler accepts the token "ok" and echoes events.
+type testHandler struct {
+	disconnects atomic.Int64
+}
+
+func (h *testHandler) Connect(s *Socket, auth []byte) error {
+	var a struct{ Token string }
+	_ = json.Unmarshal(auth, &a)
+	if a.Token != "ok" {
+		return &ConnectError{Message: "Authentication failed", Data: map[string]string{"reason": "bad"}}
+	}
+	return nil
+}
+
+func (h *testHandler) Connected(s *Socket) { _ = s.Emit("hello", s.ID()) }
+
+func (h *testHandler) Event(s *Socket, ev *Event) {
+	switch ev.Name {
+	case "join":
+		var room string
+		_ = json.Unmarshal(ev.Arg(0), &room)
+		s.Join(room)
+		if ev.WantsAck() {
+			_ = s.Ack(ev.ID, "joined")
+		}
+	case "echo":
+		s.EmitRaw(ev.Data, ev.Attachments)
+	case "bye":
+		s.Disconnect(true)
+	}
+}
+
+func (h *testHandler) Disconnect(*Socket, string) { h.disconnects.Add(1) }
+
+// testMessage is a Message for Broadcast.
+type testMessage struct {
+	frame, packet []byte
+	refs          atomic.Int32
+}
+
+func newTestMessage(packet string) *testMessage {
+	m := &testMessage{packet: []byte(packet)}
+	m.frame = eio.AppendFrame(nil, ws.OpText, m.packet)
+	m.refs.Store(1)
+	return m
+}
+
+func (m *testMessage) Frame() []byte  { return m.frame }
+func (m *testMessage) Packet() []byte { return m.packet }
+func (m *testMessage) Retain(n int32) { m.refs.Add(n) }
+func (m *testMessage) Release()       { m.refs.Add(-1) }
+func (m *testMessage) released() bool { return m.refs.Load() == 0 }
+func (m *testMessage) String() string { return string(m.packet) }
+func waitReleased(t *testing.T, m *testMessage) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for !m.released() {
+		if time.Now().After(deadline) {
+			t.Fatalf("message %s still has %d references", m, m.refs.Load())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func startTestServer(t *testing.T, cfg Config) (*Server, *testHandler) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Addr = l.Addr().String()
+	l.Close()
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	h := &testHandler{}
+	srv := New(cfg, h)
+	done := make(chan error, 1)
+	go func() { done <- srv.Run() }()
+	select {
+	case <-srv.Booted():
+	case err := <-done:
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = srv.Shutdown(context.Background())
+		<-done
+	})
+	return srv, h
+}
+
+// client is a raw TCP client.
+type client struct {
+	t  *testing.T
+	c  net.Conn
+	br *bufio.Reader
+}
+
+func dial(t *testing.T, srv *Server) *client {
+	t.Helper()
+	c, err := net.Dial("tcp", srv.cfg.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	return &client{t: t, c: c, br: bufio.NewReader(c)}
+}
+
+// send writes b, one byte per write when slow is set.
+func (c *client) send(b []byte, slow bool) {
+	c.t.Helper()
+	if !slow {
+		if _, err := c.c.Write(b); err != nil {
+			c.t.Fatal(err)
+		}
+		return
+	}
+	for i := range b {
+		if _, err := c.c.Write(b[i : i+1]); err != nil {
+			c.t.Fatal(err)
+		}
+		if i%7 == 0 {
+			time.Sleep(100 * time.Microsecond) // let some bytes arrive alone
+		}
+	}
+}
+
+// response is a parsed HTTP response.
+type response struct {
+	status  int
+	headers map[string]string
+	body    string
+}
+
+func (c *client) readResponse() response {
+	c.t.Helper()
+	line, err := c.br.ReadString('\n')
+	if err != nil {
+		c.t.Fatalf("read status: %v", err)
+	}
+	parts := strings.SplitN(strings.TrimSpace(line), " ", 3)
+	st, _ := strconv.Atoi(parts[1])
+	r := response{status: st, headers: map[string]string{}}
+	for {
+		l, err := c.br.ReadString('\n')
+		if err != nil {
+			c.t.Fatalf("read header: %v", err)
+		}
+		l = strings.TrimSpace(l)
+		if l == "" {
+			break
+		}
+		k, v, _ := strings.Cut(l, ":")
+		r.headers[strings.ToLower(k)] = strings.TrimSpace(v)
+	}
+	if n, err := strconv.Atoi(r.headers["content-length"]); err == nil && n > 0 {
+		b := make([]byte, n)
+		if _, err := io.ReadFull(c.br, b); err != nil {
+			c.t.Fatalf("read body: %v", err)
+		}
+		r.body = string(b)
+	}
+	return r
+}
+
+func (c *client) request(method, target, headers, body string) response {
+	c.t.Helper()
+	req := method + " " + target + " HTTP/1.1\r\nHost: x\r\n" + headers
+	if body != "" {
+		req += "Content-Length: " + strconv.Itoa(len(body)) + "\r\n"
+	}
+	c.send([]byte(req+"\r\n"+body), false)
+	return c.readResponse()
+}
+
+const wsHeaders = "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+
+// openWS performs the WebSocket handshake and returns the open packet.
+func (c *client) openWS(slow bool) string {
+	c.t.Helper()
+	c.send([]byte("GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n"+wsHeaders+"\r\n"), slow)
+	r := c.readResponse()
+	if r.status != 101 || r.headers["sec-websocket-accept"] != "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" {
+		c.t.Fatalf("handshake: %+v", r)
+	}
+	op, open := c.readFrame()
+	if op != ws.OpText || open[0] != '0' {
+		c.t.Fatalf("open packet: %q", open)
+	}
+	return open
+}
+
+// writeFrame sends a masked client frame.
+func (c *client) writeFrame(op ws.OpCode, fin bool, payload []byte, slow bool) {
+	c.t.Helper()
+	h := ws.Header{Fin: fin, OpCode: op, Masked: true, Mask: [4]byte{1, 2, 3, 4}, Length: int64(len(payload))}
+	var buf bytes.Buffer
+	if err := ws.WriteHeader(&buf, h); err != nil {
+		c.t.Fatal(err)
+	}
+	p := append([]byte(nil), payload...)
+	ws.Cipher(p, h.Mask, 0)
+	buf.Write(p)
+	c.send(buf.Bytes(), slow)
+}
+
+func (c *client) sendText(s string) { c.writeFrame(ws.OpText, true, []byte(s), false) }
+
+// readFrame reads one server frame.
+func (c *client) readFrame() (ws.OpCode, string) {
+	c.t.Helper()
+	h, err := ws.ReadHeader(c.br)
+	if err != nil {
+		c.t.Fatalf("read frame: %v", err)
+	}
+	if h.Masked {
+		c.t.Fatal("server frame is masked")
+	}
+	p := make([]byte, h.Length)
+	if _, err := io.ReadFull(c.br, p); err != nil {
+		c.t.Fatalf("read payload: %v", err)
+	}
+	return h.OpCode, string(p)
+}
+
+// readText reads frames until a text frame, skipping pings.
+func (c *client) readText() string {
+	c.t.Helper()
+	for {
+		op, p := c.readFrame()
+		if op == ws.OpText && p != "2" {
+			return p
+		}
+		if op == ws.OpClose {
+			c.t.Fatalf("closed: %q", p)
+		}
+	}
+}
+
+// expectClose reads until a close frame and returns its code (0: none).
+func (c *client) expectClose() ws.StatusCode {
+	c.t.Helper()
+	for {
+		op, p := c.readFrame()
+		if op == ws.OpClose {
+			if len(p) < 2 {
+				return 0
+			}
+			return ws.StatusCode(uint16(p[0])<<8 | uint16(p[1]))
+		}
+	}
+}
+
+// connectSocket opens a WebSocket session with CONNECT to "/".
+func connectSocket(t *testing.T, srv *Server) *client {
+	c := dial(t, srv)
+	c.openWS(false)
+	c.sendText(`40{"token":"ok"}`)
+	if r := c.readText(); !strings.HasPrefix(r, `40{"sid":"`) {
+		t.Fatalf("CONNECT reply %q", r)
+	}
+	if r := c.readText(); !strings.HasPrefix(r, `42["hello",`) {
+		t.Fatalf("hello %q", r)
+	}
+	return c
+}
+
+func TestWebSocketSplitReads(t *testing.T) {
+	srv, _ := startTestServer(t, Config{})
+	c := dial(t, srv)
+	open := c.openWS(true)
+	var info struct {
+		SID          string
+		Upgrades     []string
+		PingInterval int
+		PingTimeout  int
+		MaxPayload   int
+	}
+	if err := json.Unmarshal([]byte(open[1:]), &info); err != nil || len(info.SID) != 20 || len(info.Upgrades) != 0 ||
+		info.PingInterval != 25000 || info.PingTimeout != 20000 || info.MaxPayload != 1000000 {
+		t.Fatalf("open packet %q", open)
+	}
+	c.writeFrame(ws.OpText, true, []byte(`40{"token":"ok"}`), true)
+	if r := c.readText(); !strings.HasPrefix(r, `40{"sid":"`) {
+		t.Fatalf("CONNECT reply %q", r)
+	}
+	c.readText() // hello
+	// A fragmented message with a control frame in between.
+	c.writeFrame(ws.OpText, false, []byte(`42["ec`), true)
+	c.writeFrame(ws.OpPing, true, []byte("hi"), true)
+	if op, p := c.readFrame(); op != ws.OpPong || p != "hi" {
+		t.Fatalf("pong: %v %q", op, p)
+	}
+	c.writeFrame(ws.OpContinuation, false, []byte(`ho",{"a":`), true)
+	c.writeFrame(ws.OpContinuation, true, []byte(`"ü"}]`), true)
+	if r := c.readText(); r != `42["echo",{"a":"ü"}]` {
+		t.Fatalf("echo %q", r)
+	}
+	// Binary attachments round trip.
+	c.sendText(`451-["echo",{"_placeholder":true,"num":0}]`)
+	c.writeFrame(ws.OpBinary, true, []byte{1, 2, 3}, false)
+	if r := c.readText(); r != `451-["echo",{"_placeholder":true,"num":0}]` {
+		t.Fatalf("binary echo %q", r)
+	}
+	if op, p := c.readFrame(); op != ws.OpBinary || p != "\x01\x02\x03" {
+		t.Fatalf("attachment %v %q", op, p)
+	}
+	// Client close: the server echoes an empty close frame.
+	c.writeFrame(ws.OpClose, true, nil, false)
+	if code := c.expectClose(); code != 0 {
+		t.Fatalf("close code %d", code)
+	}
+}
+
+func TestBroadcastReachesRoomMembersOnly(t *testing.T) {
+	srv, _ := startTestServer(t, Config{})
+	members := []*client{connectSocket(t, srv), connectSocket(t, srv), connectSocket(t, srv)}
+	outsider := connectSocket(t, srv)
+	for _, c := range members {
+		c.sendText(`421["join","room-a"]`)
+		if r := c.readText(); r != `431["joined"]` {
+			t.Fatalf("ack %q", r)
+		}
+	}
+	msgs := []*testMessage{newTestMessage(`42["notification",{"n":1}]`), newTestMessage(`42["notification",{"n":2}]`)}
+	for _, m := range msgs {
+		srv.Broadcast("room-a", m)
+	}
+	for _, c := range members {
+		for _, m := range msgs {
+			if r := c.readText(); r != string(m.packet) {
+				t.Fatalf("got %q want %q", r, m.packet)
+			}
+		}
+	}
+	none := newTestMessage(`42["notification","nobody"]`)
+	srv.Broadcast("room-nobody", none)
+	for _, m := range append(msgs, none) {
+		waitReleased(t, m)
+	}
+	_ = outsider.c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	if _, err := outsider.br.ReadByte(); err == nil {
+		t.Fatal("a non-member received a broadcast")
+	}
+	if st := srv.Stats(); st.Sessions != 4 || st.Sockets != 4 || st.Rooms != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestWebSocketLimits(t *testing.T) {
+	srv, _ := startTestServer(t, Config{MaxPayload: 1000})
+	tests := []struct {
+		name string
+		send func(c *client)
+		code ws.StatusCode
+	}{
+		{"message over maxPayload", func(c *client) { c.sendText("4" + strings.Repeat("x", 1000)) }, ws.StatusMessageTooBig},
+		{"fragments over maxPayload", func(c *client) {
+			c.writeFrame(ws.OpText, false, bytes.Repeat([]byte("x"), 600), false)
+			c.writeFrame(ws.OpContinuation, true, bytes.Repeat([]byte("x"), 600), false)
+		}, ws.StatusMessageTooBig},
+		{"unmasked frame", func(c *client) { c.send([]byte{0x81, 0x01, '3'}, false) }, ws.StatusProtocolError},
+		{"reserved opcode", func(c *client) { c.writeFrame(ws.OpCode(3), true, nil, false) }, ws.StatusProtocolError},
+		{"continuation first", func(c *client) { c.writeFrame(ws.OpContinuation, true, []byte("x"), false) }, ws.StatusProtocolError},
+		{"bad engine.io packet", func(c *client) { c.sendText("9") }, 0},
+		{"client ping", func(c *client) { c.sendText("2") }, 0},
+		{"event before CONNECT", func(c *client) { c.sendText(`42["x"]`) }, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := dial(t, srv)
+			c.openWS(false)
+			tt.send(c)
+			if code := c.expectClose(); code != tt.code {
+				t.Fatalf("close code %d, want %d", code, tt.code)
+			}
+		})
+	}
+	t.Run("bad socket.io packet after CONNECT", func(t *testing.T) {
+		c := connectSocket(t, srv)
+		c.sendText(`42{"not":"an array"}`)
+		if code := c.expectClose(); code != 0 {
+			t.Fatalf("close code %d", code)
+		}
+	})
+	t.Run("auth refused", func(t *testing.T) {
+		c := dial(t, srv)
+		c.openWS(false)
+		c.sendText(`40{"token":"nope"}`)
+		if r := c.readText(); r != `44{"message":"Authentication failed","data":{"reason":"bad"}}` {
+			t.Fatalf("got %q", r)
+		}
+		c.sendText(`40/admin,{"token":"ok"}`)
+		if r := c.readText(); r != `44/admin,{"message":"Invalid namespace"}` {
+			t.Fatalf("got %q", r)
+		}
+	})
+}
+
+func TestHTTPErrors(t *testing.T) {
+	srv, _ := startTestServer(t, Config{MaxPayload: 100})
+	c := dial(t, srv)
+	open := c.request("GET", "/socket.io/?EIO=4&transport=polling", "", "")
+	sid := open.body[9:29]
+	tests := []struct {
+		name, method, target, headers, body string
+		status                              int
+		want                                string
+	}{
+		{"unknown transport", "GET", "/socket.io/?EIO=4&transport=pigeon", "", "", 400, `{"code":0,"message":"Transport unknown"}`},
+		{"unknown sid", "GET", "/socket.io/?EIO=4&transport=polling&sid=nope", "", "", 400, `{"code":1,"message":"Session ID unknown"}`},
+		{"POST handshake", "POST", "/socket.io/?EIO=4&transport=polling", "", "x", 400, `{"code":2,"message":"Bad handshake method"}`},
+		{"websocket without upgrade", "GET", "/socket.io/?EIO=4&transport=websocket", "", "", 400, `{"code":3,"message":"Bad request"}`},
+		{"polling sid on websocket", "GET", "/socket.io/?EIO=4&transport=websocket&sid=" + sid, "", "", 400, `{"code":3,"message":"Bad request"}`},
+		{"EIO 3", "GET", "/socket.io/?EIO=3&transport=polling", "", "", 400, `{"code":5,"message":"Unsupported protocol version"}`},
+		{"no EIO", "GET", "/socket.io/?transport=polling", "", "", 400, `{"code":5,"message":"Unsupported protocol version"}`},
+		{"PUT on a session", "PUT", "/socket.io/?EIO=4&transport=polling&sid=" + sid, "", "", 500, ""},
+		{"POST over maxPayload", "POST", "/socket.io/?EIO=4&transport=polling&sid=" + sid, "", strings.Repeat("4", 101), 413, ""},
+		{"unknown path", "GET", "/nope", "", "", 404, `{"error":"not found"}`},
+		{"no trailing slash", "GET", "/socket.io?EIO=4&transport=polling", "", "", 404, `{"error":"not found"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := dial(t, srv)
+			r := c.request(tt.method, tt.target, tt.headers, tt.body)
+			if r.status != tt.status || r.body != tt.want {
+				t.Fatalf("got %d %q, want %d %q", r.status, r.body, tt.status, tt.want)
+			}
+		})
+	}
+	t.Run("websocket upgrade errors are raw", func(t *testing.T) {
+		for target, msg := range map[string]string{
+			"/socket.io/?EIO=4&transport=websocket&sid=nope": "Session ID unknown",
+			"/socket.io/?EIO=4&transport=pigeon":             "Transport unknown",
+		} {
+			c := dial(t, srv)
+			r := c.request("GET", target, wsHeaders, "")
+			if r.status != 400 || r.body != msg || r.headers["content-type"] != "text/html" {
+				t.Fatalf("%s: %+v", target, r)
+			}
+		}
+	})
+	t.Run("header too large", func(t *testing.T) {
+		c := dial(t, srv)
+		r := c.request("GET", "/health", "X-Big: "+strings.Repeat("a", maxHeadBytes)+"\r\n", "")
+		if r.status != 431 {
+			t.Fatalf("status %d", r.status)
+		}
+	})
+	t.Run("pipelined requests", func(t *testing.T) {
+		c := dial(t, srv)
+		c.send([]byte("GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\nGET /ready HTTP/1.1\r\nHost: x\r\n\r\n"), false)
+		for _, want := range []int{200, 404, 200} {
+			if r := c.readResponse(); r.status != want {
+				t.Fatalf("status %d, want %d", r.status, want)
+			}
+		}
+	})
+}
+
+func TestPolling(t *testing.T) {
+	srv, h := startTestServer(t, Config{CORSOrigins: []string{"http://app.example"}})
+	c := dial(t, srv)
+	open := c.request("GET", "/socket.io/?EIO=4&transport=polling", "Origin: http://app.example\r\n", "")
+	if open.status != 200 || !strings.HasPrefix(open.body, `0{"sid":"`) || !strings.Contains(open.body, `"upgrades":["websocket"]`) ||
+		open.headers["access-control-allow-origin"] != "http://app.example" || open.headers["access-control-allow-credentials"] != "true" ||
+		open.headers["cache-control"] != "no-store" {
+		t.Fatalf("handshake %+v", open)
+	}
+	q := "/socket.io/?EIO=4&transport=polling&sid=" + open.body[9:29]
+	if r := c.request("POST", q, "Content-Type: text/plain;charset=UTF-8\r\n", `40{"token":"ok"}`+"\x1e"+`42["join","r"]`); r.status != 200 || r.body != "ok" {
+		t.Fatalf("POST %+v", r)
+	}
+	r := c.request("GET", q, "", "")
+	if !strings.HasPrefix(r.body, `40{"sid":"`) || !strings.Contains(r.body, "\x1e"+`42["hello",`) {
+		t.Fatalf("GET %q", r.body)
+	}
+	// A parked GET is answered by a broadcast; a second GET overlaps.
+	getter := dial(t, srv)
+	getter.send([]byte("GET "+q+" HTTP/1.1\r\nHost: x\r\n\r\n"), false)
+	time.Sleep(50 * time.Millisecond)
+	m := newTestMessage(`42["notification",{"polling":true}]`)
+	srv.Broadcast("r", m)
+	if r := getter.readResponse(); r.body != string(m.packet) {
+		t.Fatalf("long-poll got %q", r.body)
+	}
+	waitReleased(t, m)
+	getter.send([]byte("GET "+q+" HTTP/1.1\r\nHost: x\r\n\r\n"), false)
+	time.Sleep(50 * time.Millisecond)
+	if r := c.request("GET", q, "", ""); r.status != 400 {
+		t.Fatalf("overlapping GET: %d", r.status)
+	}
+	if r := getter.readResponse(); r.body != "1" {
+		t.Fatalf("parked GET after overlap got %q", r.body)
+	}
+	if r := c.request("GET", q, "", ""); r.status != 400 || !strings.Contains(r.body, `"code":1`) {
+		t.Fatalf("after close: %+v", r)
+	}
+	if h.disconnects.Load() != 1 {
+		t.Fatalf("disconnects %d", h.disconnects.Load())
+	}
+	t.Run("preflight", func(t *testing.T) {
+		r := c.request("OPTIONS", "/socket.io/?EIO=4&transport=polling", "Origin: http://app.example\r\nAccess-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: content-type\r\n", "")
+		if r.status != 204 || r.headers["access-control-allow-headers"] != "content-type" ||
+			r.headers["access-control-allow-methods"] != "GET,HEAD,PUT,PATCH,POST,DELETE" {
+			t.Fatalf("preflight %+v", r)
+		}
+	})
+	t.Run("octet-stream POST closes the session", func(t *testing.T) {
+		o := c.request("GET", "/socket.io/?EIO=4&transport=polling", "", "")
+		q := "/socket.io/?EIO=4&transport=polling&sid=" + o.body[9:29]
+		if r := c.request("POST", q, "Content-Type: application/octet-stream\r\n", "x"); r.status != 400 {
+			t.Fatalf("status %d", r.status)
+		}
+		time.Sleep(50 * time.Millisecond)
+		if r := c.request("GET", q, "", ""); r.body != "1" {
+			t.Fatalf("GET after close: %+v", r)
+		}
+	})
+}
+
+func TestHeartbeat(t *testing.T) {
+	srv, h := startTestServer(t, Config{PingInterval: 100 * time.Millisecond, PingTimeout: 100 * time.Millisecond})
+	c := connectSocket(t, srv)
+	for i := 0; i < 3; i++ {
+		start := time.Now()
+		if op, p := c.readFrame(); op != ws.OpText || p != "2" {
+			t.Fatalf("expected ping, got %q", p)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Fatalf("ping %d came after %v", i, d)
+		}
+		c.sendText("3")
+	}
+	// Stop answering: closed within pingTimeout (plus a tick).
+	if op, _ := c.readFrame(); op != ws.OpText {
+		t.Fatal("expected a ping")
+	}
+	start := time.Now()
+	if code := c.expectClose(); code != 0 {
+		t.Fatalf("close code %d", code)
+	}
+	if d := time.Since(start); d < 80*time.Millisecond || d > time.Second {
+		t.Fatalf("closed %v after the unanswered ping", d)
+	}
+	deadline := time.Now().Add(time.Second)
+	for h.disconnects.Load() != 1 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if srv.Stats().Sessions != 0 {
+		t.Fatalf("session not gone: %+v", srv.Stats())
+	}
+}
+
+func TestConnectTimeout(t *testing.T) {
+	srv, _ := startTestServer(t, Config{ConnectTimeout: 150 * time.Millisecond})
+	c := dial(t, srv)
+	c.openWS(false)
+	if code := c.expectClose(); code != 0 {
+		t.Fatalf("close code %d", code)
+	}
+}
+
+func TestSlowConsumerIsDropped(t *testing.T) {
+	srv, h := startTestServer(t, Config{MaxOutbound: 256 << 10, SocketSendBuffer: 16 << 10})
+	// The slow client never reads, with a small receive window so the
+	// kernel cannot hide its backlog.
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	raw, err := d.Dial("tcp", srv.cfg.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	_ = raw.SetDeadline(time.Now().Add(10 * time.Second))
+	slow := &client{t: t, c: raw, br: bufio.NewReader(raw)}
+	slow.openWS(false)
+	slow.sendText(`40{"token":"ok"}`)
+	slow.readText()
+	slow.readText()
+	fast := connectSocket(t, srv)
+	for _, c := range []*client{slow, fast} {
+		c.sendText(`421["join","r"]`)
+		c.readText()
+	}
+	// Waves of broadcasts that a reader keeping up absorbs easily: the fast
+	// client reads each wave whole, the slow one falls further behind.
+	const wave = 50
+	payload := `42["notification","` + strings.Repeat("x", 2<<10) + `"]`
+	for i := 0; i < 40 && srv.Counters().SlowConsumers == 0; i++ {
+		for j := 0; j < wave; j++ {
+			srv.Broadcast("r", newTestMessage(payload))
+		}
+		for j := 0; j < wave; j++ {
+			if r := fast.readText(); r != payload {
+				t.Fatalf("fast client got %.40q", r)
+			}
+		}
+	}
+	if n := srv.Counters().SlowConsumers; n != 1 {
+		t.Fatalf("slow consumers %d, want 1", n)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for h.disconnects.Load() != 1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if h.disconnects.Load() != 1 || srv.Stats().Sessions != 1 {
+		t.Fatalf("disconnects %d, sessions %d", h.disconnects.Load(), srv.Stats().Sessions)
+	}
+	// The fast client is still served.
+	srv.Broadcast("r", newTestMessage(`42["after"]`))
+	if r := fast.readText(); r != `42["after"]` {
+		t.Fatalf("after: %q", r)
+	}
+}
+
+func TestShutdownClosesWith1001(t *testing.T) {
+	srv, _ := startTestServer(t, Config{})
+	c := connectSocket(t, srv)
+	go func() { _ = srv.Shutdown(context.Background()) }()
+	if code := c.expectClose(); code != ws.StatusGoingAway {
+		t.Fatalf("close code %d", code)
+	}
+}
