@@ -131,3 +131,31 @@ func FuzzParseRequest(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPollBody feeds arbitrary POST bodies to a polling session: it must
+// never panic, and a closed session must stay closed.
+func FuzzPollBody(f *testing.F) {
+	for _, s := range []string{
+		"40{\"token\":\"ok\"}\x1e42[\"echo\",1]",
+		"451-[\"echo\",{\"_placeholder\":true,\"num\":0}]\x1ebAQIDBA==",
+		"3\x1e3",
+		"",
+		"40\x1e",
+		"\x1e\x1e",
+		"bnot base64",
+		"41",
+		"1",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		sh, _ := fanoutShard(0)
+		ss := newSession(sh, &Handshake{})
+		ss.poll = &pollState{owner: sh}
+		ss.onPollBody(body)
+		ss.onPollBody([]byte(`42["after"]`))
+		if ss.closed && len(ss.sockets) != 0 {
+			t.Fatal("closed session kept sockets")
+		}
+	})
+}

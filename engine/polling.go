@@ -161,9 +161,15 @@ func (cn *conn) pollPost(ss *session, r *request, body []byte) {
 	cn.replyHeaders(r, 200, "text/html", extra, okBody)
 }
 
-// onPollBody handles the packets of a POST. Runs on the owning loop.
+// onPollBody handles the packets of a POST. Runs on the owning loop. An
+// empty body or an empty record is a parse error, as in engine.io.
 func (ss *session) onPollBody(body []byte) {
-	for rec, rest, ok := eio.NextRecord(body); ok && !ss.closed; rec, rest, ok = eio.NextRecord(rest) {
+	for rest := body; !ss.closed; {
+		rec, next, ok := eio.NextRecord(rest)
+		if !ok {
+			ss.close(reasonParseError)
+			return
+		}
 		if eio.IsBase64Message(rec) {
 			bin, err := eio.DecodeBase64Message(nil, rec)
 			if err != nil {
@@ -171,9 +177,13 @@ func (ss *session) onPollBody(body []byte) {
 				return
 			}
 			ss.onBinary(bin)
-			continue
+		} else {
+			ss.onPacket(nil, rec)
 		}
-		ss.onPacket(nil, rec)
+		if next == nil {
+			return
+		}
+		rest = next
 	}
 }
 
