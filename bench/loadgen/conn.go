@@ -53,6 +53,8 @@ type conn struct {
 	out []byte // bytes the socket did not take yet
 
 	dialAt  int64 // unix ns when the TCP connect started
+	openAt  int64 // unix ns when the Engine.IO open packet arrived
+	pingAt  int64 // unix ns of the last heartbeat
 	readyAt int64 // unix ns when CONNECT was acknowledged
 
 	// Phase bookkeeping (see phase.go).
@@ -245,11 +247,18 @@ func (c *conn) onPacket(p []byte, now int64) {
 	case wire.KindOpen:
 		if c.state == stOpening {
 			c.state = stConnecting
+			c.openAt, c.pingAt = now, 0
 			c.write(l.connectFrame(c))
 		}
 	case wire.KindPing:
 		c.pings++
 		l.pings.Add(1)
+		if c.pingAt == 0 {
+			l.pingFirst.Record(now - c.openAt)
+		} else {
+			l.pingGap.Record(now - c.pingAt)
+		}
+		c.pingAt = now
 		c.write(l.pong)
 	case wire.KindConnect:
 		if c.state == stConnecting {

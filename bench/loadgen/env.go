@@ -59,7 +59,7 @@ func (e *env) close() {
 func (e *env) status() (Status, error) {
 	reps, err := e.co.All(Request{Op: "status"})
 	st := Status{Errors: map[string]int64{}, CloseReasons: map[string]int64{}, PingsMin: -1}
-	ch := hist.New()
+	ch, pf, pg := hist.New(), hist.New(), hist.New()
 	for _, r := range reps {
 		s := r.Status
 		if s == nil {
@@ -81,9 +81,12 @@ func (e *env) status() (Status, error) {
 		st.Foreign += s.Foreign
 		st.CPU = st.CPU.Add(s.CPU)
 		ch.MergeSnapshot(s.ChurnHist)
+		pf.MergeSnapshot(s.PingFirst)
+		pg.MergeSnapshot(s.PingGap)
 	}
 	st.PingsMin = max(st.PingsMin, 0)
 	st.ChurnHist = ch.Snapshot()
+	st.PingFirst, st.PingGap = pf.Snapshot(), pg.Snapshot()
 	return st, err
 }
 

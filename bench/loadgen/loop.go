@@ -80,6 +80,8 @@ type loop struct {
 
 	connHist  *hist.Hist
 	churnHist *hist.Hist
+	pingFirst *hist.Hist // open packet → first ping
+	pingGap   *hist.Hist // ping → next ping
 	errs      map[string]int64
 	closes    map[string]int64
 	foreign   int64 // notifications that are not benchmark messages
@@ -123,7 +125,7 @@ func newLoop(cfg loopConfig) (*loop, error) {
 		minter:   jwtmint.New(cfg.secret, tokenTTL),
 		timeout:  cfg.timeout,
 		cmds:     make(chan func(*loop), 64),
-		connHist: hist.New(), churnHist: hist.New(),
+		connHist: hist.New(), churnHist: hist.New(), pingFirst: hist.New(), pingGap: hist.New(),
 		errs: map[string]int64{}, closes: map[string]int64{},
 		pong: wire.AppendClientText(nil, "3"),
 	}

@@ -112,7 +112,9 @@ type Status struct {
 	PingsMax  int64         `json:"pingsMax"`
 	ReadyNow  int64         `json:"readyNow"` // stable clients ready right now
 	ChurnHist hist.Snapshot `json:"churnHist"`
-	Starved   int64         `json:"starved"` // churn dials skipped: no free slot
-	Foreign   int64         `json:"foreign"` // non-benchmark notifications
-	CPU       procstat.CPU  `json:"cpu"`     // this worker process so far
+	PingFirst hist.Snapshot `json:"pingFirst"` // open packet → first ping
+	PingGap   hist.Snapshot `json:"pingGap"`   // ping → next ping
+	Starved   int64         `json:"starved"`   // churn dials skipped: no free slot
+	Foreign   int64         `json:"foreign"`   // non-benchmark notifications
+	CPU       procstat.CPU  `json:"cpu"`       // this worker process so far
 }

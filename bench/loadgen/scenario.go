@@ -122,6 +122,17 @@ func runIdle(ctx context.Context, opt Options, res *Result) error {
 	res.set("idle.closed", float64(st1.Closed-st0.Closed))
 	res.set("idle.pings_min", float64(st1.PingsMin))
 	res.set("idle.pings_max", float64(st1.PingsMax))
+	// When the server's heartbeats really came: open → first ping, and
+	// between pings (the Engine.IO default is 25 s for both).
+	if h := histFrom(st1.PingFirst); h.Count() > 0 {
+		res.set("idle.ping_first_min_s", h.Min().Seconds())
+		res.set("idle.ping_first_p50_s", h.Quantile(0.5).Seconds())
+		res.set("idle.ping_first_max_s", h.Max().Seconds())
+	}
+	if h := histFrom(st1.PingGap); h.Count() > 0 {
+		res.set("idle.ping_gap_p50_s", h.Quantile(0.5).Seconds())
+		res.set("idle.ping_gap_max_s", h.Max().Seconds())
+	}
 	if haveMem && ready > 0 {
 		res.set("idle.rss_empty_mb", float64(mem0.RSS)/(1<<20))
 		res.set("idle.rss_mb", float64(mem1.RSS)/(1<<20))

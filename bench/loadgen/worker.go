@@ -254,8 +254,10 @@ func (wk *worker) progress() Progress {
 
 func (wk *worker) status() Status {
 	s := Status{Progress: wk.progress(), Errors: map[string]int64{}, CloseReasons: map[string]int64{}, PingsMin: -1}
-	ch := hist.New()
+	ch, pf, pg := hist.New(), hist.New(), hist.New()
 	wk.each(func(l *loop) {
+		pf.Merge(l.pingFirst)
+		pg.Merge(l.pingGap)
 		for k, v := range l.errs {
 			s.Errors[k] += v
 		}
@@ -278,6 +280,7 @@ func (wk *worker) status() Status {
 	})
 	s.PingsMin = max(s.PingsMin, 0)
 	s.ChurnHist = ch.Snapshot()
+	s.PingFirst, s.PingGap = pf.Snapshot(), pg.Snapshot()
 	s.CPU, _ = procstat.ReadCPU(os.Getpid())
 	return s
 }

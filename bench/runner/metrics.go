@@ -35,6 +35,9 @@ var scenarioMetrics = map[string][]metric{
 		{"idle.rss_mb", "server RSS with all connections (MB)", none, false},
 		{"idle.srv_cpu_pct", "server CPU while idle (% of one core)", down, true},
 		{"idle.pings_min", "heartbeats answered per client (min)", none, false},
+		{"idle.ping_first_p50_s", "open packet → first ping, p50 (s)", none, false},
+		{"idle.ping_first_max_s", "open packet → first ping, max (s)", none, false},
+		{"idle.ping_gap_max_s", "ping → next ping, max (s; needs a hold over 2 intervals)", none, false},
 		{"idle.closed", "connections lost while idle", down, false},
 	},
 	"fanout": {

@@ -35,7 +35,7 @@ func quickPlan() []scenarioPlan {
 	return []scenarioPlan{
 		{"connect", 1, []string{"-n", "1000", "-c", "100"}, 2 * time.Minute},
 		// One heartbeat: the shortest hold that still checks pings.
-		{"idle", 1, []string{"-n", "1000", "-c", "100", "-hold", "26s"}, 2 * time.Minute},
+		{"idle", 1, []string{"-n", "1000", "-c", "100", "-hold", "28s"}, 2 * time.Minute},
 		{"fanout", 1, []string{"-n", "2000", "-c", "200", "-m", "100", "-paced-m", "10", "-paced-rate", "5"}, 2 * time.Minute},
 		{"unicast", 1, []string{"-n", "2000", "-c", "200", "-rate", "1000", "-d", "5s"}, 2 * time.Minute},
 		{"churn", 1, []string{"-n", "1000", "-c", "100", "-churn-rate", "50", "-churn-hold", "1s", "-d", "5s", "-paced-rate", "5"}, 2 * time.Minute},
