@@ -22,9 +22,11 @@ const (
 	readBufSize = 64 << 10
 	// epollBatch is how many events one epoll_wait returns at most.
 	epollBatch = 512
-	// pollTimeoutMS bounds how long a loop sleeps with nothing to do, which
-	// is how often it looks at churn timers and handshake time-outs.
+	// pollTimeoutMS bounds how long a loop sleeps while it has timers to run
+	// (handshakes in flight, churn); idleTimeoutMS when it has none.
+	// Commands do not wait for either: they wake the loop via its eventfd.
 	pollTimeoutMS = 10
+	idleTimeoutMS = 250
 	// tickEvery is the period of that housekeeping.
 	tickEvery = 10 * time.Millisecond
 	// tokenTTL is the lifetime of minted tokens; longer than any run.
@@ -166,7 +168,11 @@ func (l *loop) call(f func(*loop)) {
 func (l *loop) run() {
 	events := make([]unix.EpollEvent, epollBatch)
 	for !l.quit {
-		n, err := unix.EpollWait(l.epfd, events, pollTimeoutMS)
+		timeout := idleTimeoutMS
+		if len(l.pending) > 0 || l.churn.on || l.dialAt < len(l.dialQ) {
+			timeout = pollTimeoutMS
+		}
+		n, err := unix.EpollWait(l.epfd, events, timeout)
 		if err != nil && err != unix.EINTR {
 			panic(fmt.Sprintf("loadgen: epoll_wait: %v", err))
 		}
