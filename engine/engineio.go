@@ -115,6 +115,7 @@ func (cn *conn) engineError(r *request, code int, upgradeReq bool) {
 func (cn *conn) preflight(r *request) {
 	h := append(cn.sh.corsBuf, "Access-Control-Allow-Methods: GET,HEAD,PUT,PATCH,POST,DELETE\r\n"...)
 	if len(r.acrHeaders) > 0 {
+		h = append(h, "Vary: Access-Control-Request-Headers\r\n"...)
 		h = append(h, "Access-Control-Allow-Headers: "...)
 		h = append(h, r.acrHeaders...)
 		h = append(h, "\r\n"...)

@@ -96,6 +96,7 @@ func (s *Server) Run() error {
 		gnet.WithMulticore(true),
 		gnet.WithNumEventLoop(s.cfg.Loops),
 		gnet.WithReusePort(s.cfg.ReusePort),
+		gnet.WithReuseAddr(true), // restart at once despite TIME_WAIT, as Node does
 		gnet.WithTicker(true),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithLogger(gnetLogger{s.log}),

@@ -95,7 +95,12 @@ func freePort(t *testing.T) int {
 // holds more KEY=VALUE settings.
 func startServer(t *testing.T, redisURL string, extra ...string) *server {
 	t.Helper()
-	port := freePort(t)
+	return startServerOn(t, freePort(t), redisURL, extra...)
+}
+
+// startServerOn is startServer on a given port.
+func startServerOn(t *testing.T, port int, redisURL string, extra ...string) *server {
+	t.Helper()
 	cmd := exec.Command(buildBinary(t))
 	cmd.Dir = t.TempDir() // no stray .env
 	cmd.Env = append(os.Environ(),
@@ -453,5 +458,42 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	if e := d.Wait("poll", "disconnect", "", wait); e.Reason == "io server disconnect" {
 		t.Errorf("polling client disconnect reason %q", e.Reason)
+	}
+}
+
+func TestClientsReconnectAfterServerRestart(t *testing.T) {
+	rd := redistest.Start(t)
+	port := freePort(t)
+	srv := startServerOn(t, port, rd.URL)
+	d := sioclient.Start(t)
+	tok := userToken(t, "u1")
+	fast := map[string]any{"reconnectionDelay": 100, "reconnectionDelayMax": 300}
+	wsOpts := map[string]any{"transports": []string{"websocket"}, "auth": map[string]any{"token": tok}}
+	pollOpts := map[string]any{"transports": []string{"polling"}, "auth": map[string]any{"token": tok}}
+	for k, v := range fast {
+		wsOpts[k], pollOpts[k] = v, v
+	}
+	connect(t, d, "ws", srv.URL, wsOpts)
+	connect(t, d, "poll", srv.URL, pollOpts)
+
+	// The server goes away without a word (a crash, a kill -9).
+	if err := srv.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-srv.done
+	srv.done <- nil
+	for _, id := range []string{"ws", "poll"} {
+		if e := d.Wait(id, "disconnect", "", wait); e.Reason == "io server disconnect" {
+			t.Fatalf("%s: reason %q would stop the client reconnecting", id, e.Reason)
+		}
+	}
+	startServerOn(t, port, rd.URL)
+	for _, id := range []string{"ws", "poll"} {
+		d.Wait(id, "connect", "", 15*time.Second)
+		d.Wait(id, "event", "connected", wait)
+	}
+	rd.Publish(t, "user:notifications:u1", `{"after":"restart"}`)
+	for _, id := range []string{"ws", "poll"} {
+		d.Wait(id, "event", "notification", wait)
 	}
 }
