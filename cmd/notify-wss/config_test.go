@@ -21,7 +21,7 @@ HOST=10.0.0.1
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("HOST", "127.0.0.1")   // the environment beats .env
+	t.Setenv("HOST", "127.0.0.1")  // the environment beats .env
 	t.Setenv("PING_TIMEOUT", "3s") // a duration
 	c, err := loadConfig([]string{"-port", "9100"}, envFile, io.Discard)
 	if err != nil {
