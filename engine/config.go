@@ -26,6 +26,11 @@ type Config struct {
 	// UpgradeTimeout is how long a polling session may take to finish a
 	// WebSocket upgrade after the probe. Zero value means 10s.
 	UpgradeTimeout time.Duration
+	// HTTPIdleTimeout closes a plain HTTP connection (not a WebSocket, not
+	// a held long-poll) that has been idle this long, or is still sending
+	// its request head: keep-alive connections and slow or stalled clients
+	// do not hold sockets forever. Zero value means 30s.
+	HTTPIdleTimeout time.Duration
 	// MaxPayload is the largest message (WebSocket) or request body
 	// (polling) a client may send, advertised as maxPayload. Zero value
 	// means 1,000,000 bytes.
@@ -76,6 +81,7 @@ const (
 	defaultPingTimeout      = 20 * time.Second
 	defaultConnectTimeout   = 45 * time.Second
 	defaultUpgradeTimeout   = 10 * time.Second
+	defaultHTTPIdleTimeout  = 30 * time.Second
 	defaultMaxPayload       = 1_000_000
 	defaultMaxOutbound      = 1 << 20
 	defaultSocketSendBuffer = 256 << 10
@@ -109,6 +115,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.UpgradeTimeout <= 0 {
 		c.UpgradeTimeout = defaultUpgradeTimeout
+	}
+	if c.HTTPIdleTimeout <= 0 {
+		c.HTTPIdleTimeout = defaultHTTPIdleTimeout
 	}
 	if c.MaxPayload <= 0 {
 		c.MaxPayload = defaultMaxPayload

@@ -70,6 +70,7 @@ func (cn *conn) onTraffic() gnet.Action {
 
 func (cn *conn) onClose(error) {
 	cn.closed = true
+	delete(cn.sh.httpConns, cn)
 	if ss := cn.sess; ss != nil {
 		cn.sess = nil
 		ss.transportClosed(cn)
@@ -265,6 +266,7 @@ func (cn *conn) readHTTP(buf []byte) (int, gnet.Action) {
 	if len(buf) < total {
 		return 0, gnet.None
 	}
+	cn.sh.httpConns[cn] = cn.sh.srv.nowMS()
 	cn.route(&r, buf[r.headLen:total])
 	return total, gnet.None
 }
@@ -343,6 +345,7 @@ func (cn *conn) upgrade(r *request, extra []byte) bool {
 	cn.sh.wbuf = b
 	cn.write(b)
 	cn.ws = true
+	delete(cn.sh.httpConns, cn)
 	return true
 }
 

@@ -650,3 +650,31 @@ func TestShutdownClosesWith1001(t *testing.T) {
 		t.Fatalf("close code %d", code)
 	}
 }
+
+func TestIdleHTTPConnectionsAreClosed(t *testing.T) {
+	srv, _ := startTestServer(t, Config{HTTPIdleTimeout: 300 * time.Millisecond})
+	idle := dial(t, srv)
+	partial := dial(t, srv)
+	partial.send([]byte("GET /health HTTP/1.1\r\nHost: x\r\n"), false) // never finished
+	ws := connectSocket(t, srv)
+	// A long-poll held past the idle timeout is not idle.
+	poller := dial(t, srv)
+	open := poller.request("GET", "/socket.io/?EIO=4&transport=polling", "", "")
+	poller.send([]byte("GET /socket.io/?EIO=4&transport=polling&sid="+open.body[9:29]+" HTTP/1.1\r\nHost: x\r\n\r\n"), false)
+	for _, c := range []*client{idle, partial} {
+		_ = c.c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		if _, err := c.br.ReadByte(); err != io.EOF {
+			t.Fatalf("idle connection not closed: %v", err)
+		}
+	}
+	if ws.c.SetReadDeadline(time.Now().Add(100 * time.Millisecond)); true {
+		if _, err := ws.br.ReadByte(); err == io.EOF {
+			t.Fatal("a WebSocket was closed as idle")
+		}
+	}
+	srv.Broadcast("nobody", newTestMessage("x")) // keep the API warm
+	_ = poller.c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if _, err := poller.br.ReadByte(); err == io.EOF {
+		t.Fatal("a held long-poll was closed as idle")
+	}
+}

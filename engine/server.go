@@ -324,7 +324,9 @@ func (h *gnetHandler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		return nil, gnet.Close
 	}
 	sh := h.srv.shardFor(c.EventLoop())
-	c.SetContext(&conn{gc: c, sh: sh})
+	cn := &conn{gc: c, sh: sh}
+	c.SetContext(cn)
+	sh.httpConns[cn] = h.srv.nowMS()
 	sh.counters.Accepted.Add(1)
 	return nil, gnet.None
 }

@@ -30,6 +30,11 @@ type shard struct {
 	scheduled atomic.Bool
 	ticking   atomic.Bool
 
+	// httpConns are the plain HTTP connections, with when each was last
+	// active (server ms), swept for idleness once a second.
+	httpConns map[*conn]int64
+	nextSweep int64
+
 	drainTask gnet.Runnable
 	tickTask  gnet.Runnable
 
@@ -69,7 +74,7 @@ type queued struct {
 const drainBatch = 256
 
 func newShard(srv *Server, loop gnet.EventLoop, idx int) *shard {
-	sh := &shard{srv: srv, loop: loop, idx: idx, rooms: rooms.NewIndex()}
+	sh := &shard{srv: srv, loop: loop, idx: idx, rooms: rooms.NewIndex(), httpConns: make(map[*conn]int64)}
 	sh.timers.init(srv.nowMS(), srv.tick.Milliseconds())
 	sh.drainTask = gnet.RunnableFunc(func(context.Context) error { sh.drain(); return nil })
 	sh.tickTask = gnet.RunnableFunc(func(context.Context) error { sh.onTick(); return nil })
@@ -211,7 +216,27 @@ func (sh *shard) scheduleTick() {
 
 func (sh *shard) onTick() {
 	sh.ticking.Store(false)
-	sh.timers.advance(sh.srv.nowMS(), func(ss *session) { ss.onTimer() })
+	now := sh.srv.nowMS()
+	sh.timers.advance(now, func(ss *session) { ss.onTimer() })
+	if now >= sh.nextSweep {
+		sh.nextSweep = now + httpSweepPeriod
+		sh.sweepIdleHTTP(now)
+	}
+}
+
+// httpSweepPeriod is how often idle HTTP connections are looked for (ms).
+const httpSweepPeriod = 1000
+
+// sweepIdleHTTP closes plain HTTP connections idle for HTTPIdleTimeout.
+// A connection holding a long-poll is the session's business, not idle.
+func (sh *shard) sweepIdleHTTP(now int64) {
+	limit := sh.srv.cfg.HTTPIdleTimeout.Milliseconds()
+	for cn, last := range sh.httpConns {
+		if cn.parked == nil && now-last >= limit {
+			delete(sh.httpConns, cn)
+			cn.closeHTTP()
+		}
+	}
 }
 
 // closeAll closes every session of this loop for shutdown.

@@ -182,7 +182,9 @@ func (sh *shard) releaseHandoff(h *handoff) {
 // adoptHandoff is step 2, on the WebSocket's loop.
 func (sh *shard) adoptHandoff(h *handoff) {
 	ss := h.ss
+	sh.srv.sessMu.Lock() // sessionsOf reads ss.sh from other loops
 	ss.sh = sh
+	sh.srv.sessMu.Unlock()
 	for _, sock := range ss.sockets {
 		sh.allocSlot(sock, nil)
 		sh.members[sock.slot].holding = true
