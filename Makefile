@@ -59,6 +59,14 @@ fuzz:
 		done; \
 	done
 
+# The benchmark suite (bench/README.md): notify-wss, the Node.js socket.io
+# reference and a bare gnet floor, interleaved; rewrites BENCHMARKS.md.
+bench:
+	$(GO) run ./bench/cmd/benchrun
+
+bench-quick:
+	$(GO) run ./bench/cmd/benchrun -quick
+
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/notify-wss
 
