@@ -1,0 +1,271 @@
+package main
+
+import (
+	"bytes"
+	"net/http"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/notify-wss/notify-wss/bridge"
+	"github.com/notify-wss/notify-wss/engine"
+)
+
+// metricsPath is where Prometheus scrapes.
+const metricsPath = "/metrics"
+
+// metrics serves /metrics in the Prometheus text format. Nothing is counted
+// on the hot path for it: the engine and the bridge keep their counters in
+// atomics anyway, and a custom collector reads them on scrape, so a
+// delivery costs no lock and no allocation more than without metrics.
+//
+// A scrape is answered on an event loop, so what it gathers there must be
+// cheap: the service's own series (atomics) are read fresh; the Go runtime
+// and process series, whose collection reads /proc (process_open_fds lists
+// /proc/self/fd, a million entries at a million sockets), are gathered on a
+// goroutine the scrape starts and served from the previous one's result, so
+// they are up to one scrape interval old.
+type metrics struct {
+	bg      *backgroundGatherer // runtime and process series
+	handler http.Handler        // serves both registries
+
+	// written holds notify_wss_write_latency_seconds' children by kind,
+	// resolved once so that observeWritten does no label look-up.
+	written [bridge.NumKinds]prometheus.Observer
+}
+
+// newMetrics builds the registries; srv and br may be nil (tests).
+func newMetrics(srv *engine.Server, br *bridge.Bridge) *metrics {
+	reg := prometheus.NewRegistry() // gathered fresh on every scrape
+	latency := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "notify_wss_write_latency_seconds",
+		Help: "Time from reading a notification from Redis to an event loop having written it to all its members; one observation per notification per loop that has members in the room.",
+		// 100µs (a small room, idle server) to 5s (a global fan-out to a
+		// million sockets on a busy server).
+		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+	}, []string{"kind"})
+	reg.MustRegister(&collector{srv: srv, br: br}, latency)
+
+	slow := prometheus.NewRegistry()
+	slow.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	background := newBackgroundGatherer(slow)
+
+	m := &metrics{
+		bg: background,
+		// No compression (the request's headers are not passed on anyway),
+		// no timeout goroutine: the handler runs inline on an event loop.
+		handler: promhttp.HandlerFor(prometheus.Gatherers{reg, background}, promhttp.HandlerOpts{
+			DisableCompression: true,
+			ErrorHandling:      promhttp.ContinueOnError,
+		}),
+	}
+	for k := range m.written {
+		m.written[k] = latency.WithLabelValues(bridge.Kind(k).String())
+	}
+	return m
+}
+
+// observeWritten records a notification's Redis-to-write latency. It is
+// meant as the engine's per-loop "message written" hook (see the proposed
+// engine.Config.OnWritten): it runs on an event loop once per notification
+// per loop, never per member, and takes no lock and allocates nothing.
+func (m *metrics) observeWritten(msg engine.Message) {
+	bm, ok := msg.(*bridge.Message)
+	if !ok || int(bm.Kind) >= len(m.written) {
+		return
+	}
+	m.written[bm.Kind].Observe(time.Since(bm.Received).Seconds())
+}
+
+// backgroundGatherer serves the result of the previous gathering of g and
+// starts the next one on a goroutine of its own, so the caller never waits
+// for g. It gathers once, synchronously, when created (at startup, while
+// there are few descriptors to list).
+type backgroundGatherer struct {
+	g    prometheus.Gatherer
+	last atomic.Pointer[[]*dto.MetricFamily] // read-only once stored
+	busy atomic.Bool
+}
+
+func newBackgroundGatherer(g prometheus.Gatherer) *backgroundGatherer {
+	b := &backgroundGatherer{g: g}
+	b.busy.Store(true)
+	b.refresh()
+	return b
+}
+
+func (b *backgroundGatherer) refresh() {
+	defer b.busy.Store(false)
+	if mfs, err := b.g.Gather(); len(mfs) > 0 || err == nil {
+		b.last.Store(&mfs)
+	}
+}
+
+// Gather returns the last result; Gatherers copies the families it merges
+// and only reads the metrics, so concurrent scrapes may share them.
+func (b *backgroundGatherer) Gather() ([]*dto.MetricFamily, error) {
+	if b.busy.CompareAndSwap(false, true) {
+		go b.refresh()
+	}
+	if p := b.last.Load(); p != nil {
+		return *p, nil
+	}
+	return nil, nil
+}
+
+// serveHTTP is the engine's HTTPHandler: it answers GET /metrics and
+// declines every other path. It runs on an event loop: it reads atomics,
+// takes Server.Stats' brief read lock on the room table, and encodes about
+// a hundred series (BenchmarkMetricsScrape: a few hundred µs).
+func (m *metrics) serveHTTP(path string, w *engine.Response) bool {
+	if path != metricsPath {
+		return false
+	}
+	status, contentType, body := m.render()
+	w.Reply(status, contentType, body)
+	return true
+}
+
+// render gathers the registry and encodes it in the text exposition format
+// (the format promhttp picks when a request has no Accept header). It
+// returns a fresh body each time: the engine copies it after serveHTTP has
+// returned, and several loops may scrape at once.
+func (m *metrics) render() (status int, contentType string, body []byte) {
+	rw := &bufferResponse{header: http.Header{}, status: http.StatusOK}
+	m.handler.ServeHTTP(rw, scrapeRequest)
+	return rw.status, rw.header.Get("Content-Type"), rw.body.Bytes()
+}
+
+// scrapeRequest is what promhttp is handed for every scrape: a GET with no
+// headers. promhttp only reads its headers and context.
+var scrapeRequest = func() *http.Request {
+	r, err := http.NewRequest(http.MethodGet, metricsPath, nil)
+	if err != nil {
+		panic(err)
+	}
+	return r
+}()
+
+// bufferResponse is an http.ResponseWriter into memory.
+type bufferResponse struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (b *bufferResponse) Header() http.Header         { return b.header }
+func (b *bufferResponse) WriteHeader(status int)      { b.status = status }
+func (b *bufferResponse) Write(p []byte) (int, error) { return b.body.Write(p) }
+
+// collector turns the engine's and the bridge's atomics into metrics on
+// every scrape. Counters are cumulative since the process started; gauges
+// are the current values.
+type collector struct {
+	srv *engine.Server
+	br  *bridge.Bridge
+}
+
+// Metric names and help. Keep docs/deployment.md's table in step.
+var (
+	descConnections = prometheus.NewDesc("notify_wss_connections",
+		"Open Engine.IO sessions (clients), by current transport.", []string{"transport"}, nil)
+	descSessions = prometheus.NewDesc("notify_wss_sessions",
+		"Open Engine.IO sessions, including those still in the handshake.", nil, nil)
+	descSockets = prometheus.NewDesc("notify_wss_sockets",
+		"Connected (authenticated) Socket.IO sockets.", nil, nil)
+	descRooms = prometheus.NewDesc("notify_wss_rooms",
+		"Rooms with at least one member.", nil, nil)
+	descAccepted = prometheus.NewDesc("notify_wss_tcp_accepted_total",
+		"TCP connections accepted (WebSocket, polling and plain HTTP).", nil, nil)
+	descJoins = prometheus.NewDesc("notify_wss_room_joins_total",
+		"Sockets added to a room (the automatic user room and join- requests).", nil, nil)
+	descLeaves = prometheus.NewDesc("notify_wss_room_leaves_total",
+		"Sockets removed from a room (leave- requests and disconnects).", nil, nil)
+	descReceived = prometheus.NewDesc("notify_wss_notifications_received_total",
+		"Notifications received from Redis and handed to the engine, by channel kind.", []string{"kind"}, nil)
+	descInvalid = prometheus.NewDesc("notify_wss_notifications_invalid_total",
+		"Notifications dropped because the payload was not valid UTF-8 JSON.", nil, nil)
+	descDropped = prometheus.NewDesc("notify_wss_notifications_unroutable_total",
+		"Redis messages dropped because their channel maps to no room (e.g. empty id).", nil, nil)
+	descDeliveries = prometheus.NewDesc("notify_wss_deliveries_total",
+		"Notification packets handed to sockets (one per notification per member).", nil, nil)
+	descBytes = prometheus.NewDesc("notify_wss_delivered_bytes_total",
+		"Notification bytes (WebSocket frames) written to WebSocket members.", nil, nil)
+	descSlow = prometheus.NewDesc("notify_wss_slow_consumer_disconnects_total",
+		"Connections closed because their unsent output exceeded MAX_OUTBOUND.", nil, nil)
+	descAuthFailures = prometheus.NewDesc("notify_wss_auth_failures_total",
+		"Socket.IO CONNECTs refused (token missing, expired or invalid).", nil, nil)
+	descRedisUp = prometheus.NewDesc("notify_wss_redis_connected",
+		"1 while the Redis subscription is live, else 0 (then /ready answers 503).", nil, nil)
+	descReconnects = prometheus.NewDesc("notify_wss_redis_reconnects_total",
+		"Redis subscriptions re-established after a loss.", nil, nil)
+	descOverReleases = prometheus.NewDesc("notify_wss_message_over_releases_total",
+		"Broadcast message releases without a reference left: a bug if ever above 0.", nil, nil)
+	descBuildInfo = prometheus.NewDesc("notify_wss_build_info",
+		"Always 1; labels carry the build.", []string{"version", "goversion"}, nil)
+)
+
+var allDescs = []*prometheus.Desc{
+	descConnections, descSessions, descSockets, descRooms, descAccepted,
+	descJoins, descLeaves, descReceived, descInvalid, descDropped,
+	descDeliveries, descBytes, descSlow, descAuthFailures, descRedisUp,
+	descReconnects, descOverReleases, descBuildInfo,
+}
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range allDescs {
+		ch <- d
+	}
+}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge(descBuildInfo, 1, buildVersion(), runtime.Version())
+	counter(descOverReleases, bridge.OverReleases())
+
+	if c.srv != nil {
+		st := c.srv.Stats()
+		gauge(descConnections, float64(st.WebSocket), "websocket")
+		gauge(descConnections, float64(st.Polling), "polling")
+		gauge(descSessions, float64(st.Sessions))
+		gauge(descSockets, float64(st.Sockets))
+		gauge(descRooms, float64(st.Rooms))
+
+		n := c.srv.Counters()
+		counter(descAccepted, n.Accepted)
+		counter(descJoins, n.Joins)
+		counter(descLeaves, n.Leaves)
+		counter(descDeliveries, n.Deliveries)
+		counter(descBytes, n.BytesWritten)
+		counter(descSlow, n.SlowConsumers)
+		counter(descAuthFailures, n.AuthFailures)
+	}
+
+	if c.br != nil {
+		bs := c.br.Stats()
+		for k := range bs.Received {
+			counter(descReceived, bs.Received[k], bridge.Kind(k).String())
+		}
+		counter(descInvalid, bs.Invalid)
+		counter(descDropped, bs.Dropped)
+		counter(descReconnects, bs.Reconnects)
+		up := 0.0
+		if c.br.Connected() {
+			up = 1
+		}
+		gauge(descRedisUp, up)
+	}
+}
