@@ -9,6 +9,9 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 SIOCLIENT := internal/sioclient
 PREFIX    ?= /usr/local
 DESTDIR   ?=
+SYSCONFDIR ?= /etc
+UNITDIR   ?= $(PREFIX)/lib/systemd/system
+SYSCTLDIR ?= $(PREFIX)/lib/sysctl.d
 
 .PHONY: all build run test check deps deps-redis deps-node deps-browser fuzz bench bench-quick install clean
 
@@ -67,8 +70,21 @@ bench:
 bench-quick:
 	$(GO) run ./bench/cmd/benchrun -quick
 
+# Binary, systemd unit and sysctl drop-in under PREFIX (systemd also reads
+# units and sysctl.d under /usr/local/lib); the settings file under
+# SYSCONFDIR, never overwritten. Then: edit /etc/notify-wss/env;
+# sysctl --system; systemctl daemon-reload; systemctl enable --now notify-wss.
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/notify-wss
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCTLDIR)
+	sed 's|^ExecStart=/usr/local/bin/notify-wss$$|ExecStart=$(PREFIX)/bin/notify-wss|' deploy/notify-wss.service >$(DESTDIR)$(UNITDIR)/notify-wss.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/notify-wss.service
+	install -m 0644 deploy/sysctl.d/60-notify-wss.conf $(DESTDIR)$(SYSCTLDIR)/60-notify-wss.conf
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/notify-wss/env ]; then \
+		echo "keeping $(DESTDIR)$(SYSCONFDIR)/notify-wss/env"; \
+	else \
+		install -D -m 0600 deploy/env.example $(DESTDIR)$(SYSCONFDIR)/notify-wss/env; \
+	fi
 
 clean:
 	rm -rf bin

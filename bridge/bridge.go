@@ -304,6 +304,7 @@ func (b *Bridge) handle(msg *redis.Message, now time.Time) {
 		return
 	}
 	m.Received = now
+	m.onWritten = b.cfg.OnWritten
 	b.received[kind].Add(1)
 	b.deliver(m)
 }

@@ -43,6 +43,11 @@ type Config struct {
 	// DefaultHealthInterval; negative disables the check (a dead peer is then
 	// noticed only by TCP).
 	HealthInterval time.Duration
+	// OnWritten, when set, is called once per notification that some member
+	// was written to (see Message.MarkWritten), when its last reference is
+	// released, that is when the last event loop is done with it. For
+	// delivery-latency metrics; it runs on an event loop and must be quick.
+	OnWritten func(m *Message)
 }
 
 // withDefaults returns cfg with zero values replaced by the defaults.

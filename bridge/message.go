@@ -57,10 +57,17 @@ type Message struct {
 	// monotonic reading; use time.Since for latency).
 	Received time.Time
 
-	buf  *bytebufferpool.ByteBuffer // header + packet
-	hdr  int                        // header length: 2, 4 or 10
-	refs atomic.Int32
+	buf       *bytebufferpool.ByteBuffer // header + packet
+	hdr       int                        // header length: 2, 4 or 10
+	refs      atomic.Int32
+	written   atomic.Bool    // some member was written to
+	onWritten func(*Message) // Config.OnWritten, called at the last Release
 }
+
+// MarkWritten records that an owner wrote the message to at least one
+// member; the bridge's OnWritten hook then sees it when the last owner
+// releases it. Safe from any goroutine.
+func (m *Message) MarkWritten() { m.written.Store(true) }
 
 // ErrInvalidJSON is returned by NewMessage when the payload is not one valid
 // JSON value (encoding/json.Valid) in valid UTF-8. encoding/json.Valid alone
@@ -148,8 +155,14 @@ func (m *Message) Release() {
 	}
 }
 
-// free returns the buffer and the struct to their pools.
+// free returns the buffer and the struct to their pools, after telling
+// OnWritten about a message that reached someone.
 func (m *Message) free() {
+	if m.onWritten != nil && m.written.Load() {
+		m.onWritten(m)
+	}
+	m.onWritten = nil
+	m.written.Store(false)
 	framePool.Put(m.buf)
 	m.buf = nil
 	m.Room = ""

@@ -72,6 +72,11 @@ type Config struct {
 	// not own (for example /metrics). It returns false for paths it does
 	// not know either, which get a 404. Called on an event loop.
 	HTTPHandler func(path string, w *Response) bool
+	// OnWritten, when set, is called on an event loop once per broadcast
+	// that loop wrote to (or queued for) at least one member; not when it
+	// had none. It is on the delivery path: quick, non-blocking, and it
+	// must not keep m.
+	OnWritten func(m Message)
 }
 
 const (

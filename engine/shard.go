@@ -141,6 +141,11 @@ func (sh *shard) drain() {
 		d, b := sh.deliverRun(batch[i:j])
 		delivered += d
 		bytes += b
+		if d > 0 && sh.srv.cfg.OnWritten != nil {
+			for _, q := range batch[i:j] {
+				sh.srv.cfg.OnWritten(q.msg)
+			}
+		}
 		i = j
 	}
 	for k := range batch {

@@ -36,14 +36,27 @@ func serveCommand(args []string, stdout, stderr io.Writer) error {
 	ctx, cancel := signalContext()
 	defer cancel()
 
-	var srv *engine.Server
-	br, err := bridge.New(bridge.Config{URL: cfg.RedisURL, Logger: log}, func(m *bridge.Message) {
-		srv.Broadcast(m.Room, m)
-	})
+	var (
+		srv *engine.Server
+		met *metrics // both set before anything calls them
+	)
+	br, err := bridge.New(bridge.Config{
+		URL:       cfg.RedisURL,
+		Logger:    log,
+		OnWritten: func(m *bridge.Message) { met.observeWritten(m) },
+	}, func(m *bridge.Message) { srv.Broadcast(m.Room, m) })
 	if err != nil {
 		return fmt.Errorf("redis: %w", err)
 	}
-	srv = engine.New(engineConfig(cfg, log, br), &app{auth: newVerifier(cfg.JWTSecret), log: log})
+	ecfg := engineConfig(cfg, log, br)
+	ecfg.HTTPHandler = func(path string, w *engine.Response) bool { return met.serveHTTP(path, w) }
+	ecfg.OnWritten = func(m engine.Message) {
+		if bm, ok := m.(*bridge.Message); ok {
+			bm.MarkWritten()
+		}
+	}
+	srv = engine.New(ecfg, &app{auth: newVerifier(cfg.JWTSecret), log: log})
+	met = newMetrics(srv, br)
 
 	bridgeDone := make(chan struct{})
 	bridgeCtx, stopBridge := context.WithCancel(context.Background())
