@@ -94,9 +94,11 @@ const (
 	// maxHeadBytes is the largest HTTP request head accepted; a larger
 	// one is answered 431, as Node does.
 	maxHeadBytes = 8 << 10
-	// maxTick bounds the timer granularity; a finer one is used when the
+	// maxTick bounds the timer period; a shorter one is used when the
 	// ping timings are short (tests, the conformance suites).
-	maxTick = 50 * time.Millisecond
+	maxTick = time.Second
+	// upgradeTick is the timer period while an upgrade is under way.
+	upgradeTick = 25 * time.Millisecond
 )
 
 func (c Config) withDefaults() Config {
@@ -145,9 +147,15 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// tick returns the timer granularity: a twentieth of the shortest timing,
-// at most maxTick and at least a millisecond.
+// tick returns how often the loops run their timers: a twentieth of the
+// shortest timing, between a millisecond and maxTick. Every tick wakes every
+// loop (and, with them, the Go scheduler's monitor), so an idle server
+// should tick rarely; with the default timings it ticks twice a second.
 func (c Config) tick() time.Duration {
 	t := min(c.PingTimeout, c.PingInterval, c.UpgradeTimeout, c.ConnectTimeout) / 20
 	return max(min(t, maxTick), time.Millisecond)
 }
+
+// fineTick is the timer wheel's granularity, and the tick used while an
+// upgrade is under way: its noop checks come every upgradeNoopPeriod.
+func (c Config) fineTick() time.Duration { return min(c.tick(), upgradeTick) }

@@ -32,13 +32,17 @@ type Server struct {
 	cfg        Config
 	handler    Handler
 	log        *slog.Logger
-	tick       time.Duration
+	tick       time.Duration // timer period
+	fineTick   time.Duration // timer wheel granularity; period during upgrades
 	start      time.Time
 	namespaces map[string]bool
 
 	eng      gnet.Engine
 	booted   chan struct{}
 	draining atomic.Bool
+	// lastUpgrade is when (server ms) a WebSocket upgrade last started;
+	// timers tick finely until it must be over.
+	lastUpgrade atomic.Int64
 
 	shardsMu sync.Mutex
 	shards   atomic.Pointer[[]*shard] // copy-on-write: read by Broadcast and OnTick
@@ -75,6 +79,7 @@ func New(cfg Config, h Handler) *Server {
 		handler:    h,
 		log:        cfg.Logger,
 		tick:       cfg.tick(),
+		fineTick:   cfg.fineTick(),
 		start:      time.Now(),
 		namespaces: make(map[string]bool),
 		booted:     make(chan struct{}),
@@ -86,6 +91,7 @@ func New(cfg Config, h Handler) *Server {
 	}
 	empty := []*shard{}
 	s.shards.Store(&empty)
+	s.lastUpgrade.Store(-cfg.UpgradeTimeout.Milliseconds() - upgradeNoopPeriod - 1)
 	return s
 }
 
@@ -349,10 +355,14 @@ func (h *gnetHandler) OnClose(c gnet.Conn, err error) gnet.Action {
 // OnTick runs on gnet's ticker goroutine: it only schedules each loop's
 // timer task.
 func (h *gnetHandler) OnTick() (time.Duration, gnet.Action) {
-	for _, sh := range *h.srv.shards.Load() {
+	srv := h.srv
+	for _, sh := range *srv.shards.Load() {
 		sh.scheduleTick()
 	}
-	return h.srv.tick, gnet.None
+	if since := srv.nowMS() - srv.lastUpgrade.Load(); since <= srv.cfg.UpgradeTimeout.Milliseconds()+upgradeNoopPeriod {
+		return srv.fineTick, gnet.None
+	}
+	return srv.tick, gnet.None
 }
 
 // gnetLogger routes gnet's logs into slog, so nothing goes to stdout.

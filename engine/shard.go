@@ -75,7 +75,7 @@ const drainBatch = 256
 
 func newShard(srv *Server, loop gnet.EventLoop, idx int) *shard {
 	sh := &shard{srv: srv, loop: loop, idx: idx, rooms: rooms.NewIndex(), httpConns: make(map[*conn]int64)}
-	sh.timers.init(srv.nowMS(), srv.tick.Milliseconds())
+	sh.timers.init(srv.nowMS(), srv.fineTick.Milliseconds())
 	sh.drainTask = gnet.RunnableFunc(func(context.Context) error { sh.drain(); return nil })
 	sh.tickTask = gnet.RunnableFunc(func(context.Context) error { sh.onTick(); return nil })
 	return sh

@@ -60,6 +60,8 @@ func (cn *conn) startUpgrade(ss *session, r *request) {
 	if !cn.upgrade(r, cn.sh.corsBuf) {
 		return
 	}
+	srv := cn.sh.srv
+	srv.lastUpgrade.Store(srv.nowMS()) // tick finely for the noop checks
 	p.mu.Lock()
 	p.probe, p.probed = cn, false
 	p.upgradeBy = cn.sh.srv.nowMS() + cn.sh.srv.cfg.UpgradeTimeout.Milliseconds()
