@@ -20,18 +20,28 @@ type conn struct {
 	closed bool // OnClose ran, or a close is under way: write nothing more
 
 	// WebSocket state, once upgraded.
-	ws      bool
-	sess    *session
-	frag    []byte    // a fragmented message being reassembled
-	fragOp  ws.OpCode // its opcode
-	fragged bool
+	ws   bool
+	sess *session
+	frag *fragment // a fragmented message being reassembled, rarely set
 
 	// Polling state: the session whose GET this connection holds.
 	parked *session
 
-	// Upgrade state: the polling session this WebSocket is probing for,
-	// and, once "5" arrived, the messages waiting for the hand-over.
-	probing   *session
+	// Upgrade state, set only on a WebSocket probing for a polling session.
+	probe *probeState
+}
+
+// fragment is a fragmented WebSocket message being reassembled: the one
+// case where bytes are copied out of gnet's buffers.
+type fragment struct {
+	op   ws.OpCode
+	data []byte
+}
+
+// probeState is a WebSocket upgrading a polling session: the session, and,
+// once "5" arrived, the messages waiting for the hand-over.
+type probeState struct {
+	ss        *session
 	adopting  bool
 	pendingIn []pendingMessage
 }
@@ -79,9 +89,9 @@ func (cn *conn) onClose(error) {
 		cn.parked = nil
 		ss.pollConnClosed(cn)
 	}
-	if ss := cn.probing; ss != nil && !cn.adopting {
-		cn.probing = nil
-		ss.probeClosed(cn)
+	if p := cn.probe; p != nil && !p.adopting {
+		cn.probe = nil
+		p.ss.probeClosed(cn)
 	}
 }
 
@@ -162,7 +172,7 @@ func (cn *conn) readFrame(buf []byte) (int, gnet.Action) {
 		return len(buf), gnet.None
 	}
 	maxPayload := int64(cn.sh.srv.cfg.MaxPayload)
-	if h.Length > maxPayload || int64(len(cn.frag))+h.Length > maxPayload {
+	if h.Length > maxPayload || (cn.frag != nil && int64(len(cn.frag.data))+h.Length > maxPayload) {
 		cn.sh.srv.log.Debug("websocket message over maxPayload", "length", h.Length)
 		if cn.sess != nil {
 			cn.sess.closeWith(reasonTransportError, ws.StatusMessageTooBig)
@@ -191,26 +201,25 @@ func (cn *conn) readFrame(buf []byte) (int, gnet.Action) {
 		cn.write(cn.sh.wbuf)
 	case ws.OpPong:
 	case ws.OpText, ws.OpBinary:
-		if cn.fragged {
+		if cn.frag != nil {
 			cn.protocolError(errors.New("engine: new message inside a fragmented one"))
 			break
 		}
 		if !h.Fin {
-			cn.fragged, cn.fragOp = true, h.OpCode
-			cn.frag = append(cn.frag[:0], payload...)
+			cn.frag = &fragment{op: h.OpCode, data: append([]byte(nil), payload...)}
 			break
 		}
 		cn.onMessage(h.OpCode, payload)
 	case ws.OpContinuation:
-		if !cn.fragged {
+		if cn.frag == nil {
 			cn.protocolError(errors.New("engine: continuation without a first fragment"))
 			break
 		}
-		cn.frag = append(cn.frag, payload...)
+		cn.frag.data = append(cn.frag.data, payload...)
 		if h.Fin {
-			msg := cn.frag
-			cn.fragged, cn.frag = false, nil
-			cn.onMessage(cn.fragOp, msg)
+			f := cn.frag
+			cn.frag = nil
+			cn.onMessage(f.op, f.data)
 		}
 	}
 	return total, gnet.None
@@ -219,7 +228,7 @@ func (cn *conn) readFrame(buf []byte) (int, gnet.Action) {
 // onMessage hands one complete WebSocket message to the session.
 func (cn *conn) onMessage(op ws.OpCode, msg []byte) {
 	if cn.sess == nil {
-		if cn.probing != nil {
+		if cn.probe != nil {
 			cn.onProbeMessage(op, msg)
 		}
 		return
@@ -266,7 +275,7 @@ func (cn *conn) readHTTP(buf []byte) (int, gnet.Action) {
 	if len(buf) < total {
 		return 0, gnet.None
 	}
-	cn.sh.httpConns[cn] = cn.sh.srv.nowMS()
+	cn.sh.trackHTTP(cn)
 	cn.route(&r, buf[r.headLen:total])
 	return total, gnet.None
 }

@@ -76,7 +76,7 @@ func (cn *conn) serveEngineIO(r *request, body []byte) {
 		cn.reply(r, 503, "application/json", jsonObject("status", "unavailable", "reason", "draining"))
 		return
 	}
-	hs := &Handshake{Query: string(r.query), Authorization: string(r.authorization), Origin: string(r.origin)}
+	hs := newHandshake(r)
 	if isWS {
 		if !cn.upgrade(r, cors) {
 			return
@@ -153,4 +153,34 @@ func (s *Server) appendCORS(dst []byte, r *request) []byte {
 		dst = append(dst, "Access-Control-Allow-Credentials: true\r\n"...)
 	}
 	return dst
+}
+
+// plainHandshake is shared by the many sessions whose opening request
+// carried nothing for the application, to keep idle connections small.
+var plainHandshake = &Handshake{}
+
+// newHandshake keeps what the application may need from the opening
+// request: the query string only when it has more than the Engine.IO
+// parameters (EIO, transport, t, sid), and the Authorization and Origin
+// headers.
+func newHandshake(r *request) *Handshake {
+	appQuery := false
+	for q := r.query; len(q) > 0 && !appQuery; {
+		var pair []byte
+		pair, q, _ = bytes.Cut(q, []byte("&"))
+		k, _, _ := bytes.Cut(pair, []byte("="))
+		switch string(k) {
+		case "EIO", "transport", "t", "sid", "":
+		default:
+			appQuery = true
+		}
+	}
+	if !appQuery && len(r.authorization) == 0 && len(r.origin) == 0 {
+		return plainHandshake
+	}
+	hs := &Handshake{Authorization: string(r.authorization), Origin: string(r.origin)}
+	if appQuery {
+		hs.Query = string(r.query)
+	}
+	return hs
 }

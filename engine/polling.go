@@ -53,6 +53,7 @@ func (cn *conn) pollingHandshake(r *request, hs *Handshake) {
 	sh := cn.sh
 	ss := newSession(sh, hs)
 	ss.poll = &pollState{owner: sh}
+	sh.srv.addPollingSession(ss)
 	sh.srv.counters.polling.Add(1)
 	body := ss.openPacket([]string{"websocket"})
 	cn.replyPoll(r.keepAlive, sh.corsBuf, body)

@@ -48,7 +48,7 @@ type Server struct {
 	shards   atomic.Pointer[[]*shard] // copy-on-write: read by Broadcast and OnTick
 
 	sessMu   sync.Mutex
-	sessions map[string]*session // every open session, for polling and upgrade look-ups
+	sessions map[string]*session // polling sessions by sid, for their requests and upgrades
 
 	// roomMu guards roomShards, the bitmask of shards with members in each
 	// room. Shards change it only when a room gains its first or loses its
@@ -272,11 +272,13 @@ func (s *Server) shardFor(loop gnet.EventLoop) *shard {
 	return sh
 }
 
-func (s *Server) addSession(ss *session) {
+// addPollingSession makes a polling session's sid known. (Sessions born on
+// WebSocket are never looked up by sid, and idle connections should not pay
+// for an entry.)
+func (s *Server) addPollingSession(ss *session) {
 	s.sessMu.Lock()
 	s.sessions[ss.sid] = ss
 	s.sessMu.Unlock()
-	s.counters.sessions.Add(1)
 }
 
 // forgetSession drops a closed session's sid.
@@ -294,13 +296,13 @@ func (s *Server) forgetSessionAfter(ss *session, delayMS int64) {
 	ss.sh.timers.schedule(ss, s.nowMS()+delayMS)
 }
 
-// sessionsOf returns the open sessions owned by sh.
-func (s *Server) sessionsOf(sh *shard) []*session {
+// pollingSessionsOf returns the open polling sessions owned by sh.
+func (s *Server) pollingSessionsOf(sh *shard) []*session {
 	s.sessMu.Lock()
 	defer s.sessMu.Unlock()
 	var out []*session
 	for _, ss := range s.sessions {
-		if ss.sh == sh {
+		if ss.sh == sh && !ss.closed {
 			out = append(out, ss)
 		}
 	}
@@ -332,7 +334,7 @@ func (h *gnetHandler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	sh := h.srv.shardFor(c.EventLoop())
 	cn := &conn{gc: c, sh: sh}
 	c.SetContext(cn)
-	sh.httpConns[cn] = h.srv.nowMS()
+	sh.trackHTTP(cn)
 	sh.counters.Accepted.Add(1)
 	return nil, gnet.None
 }

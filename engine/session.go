@@ -78,7 +78,7 @@ func newSession(sh *shard, hs *Handshake) *session {
 		pingAt:    now + sh.srv.cfg.PingInterval.Milliseconds(),
 		connectBy: now + sh.srv.cfg.ConnectTimeout.Milliseconds(),
 	}
-	sh.srv.addSession(ss)
+	sh.srv.counters.sessions.Add(1)
 	ss.reschedule()
 	return ss
 }

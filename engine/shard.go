@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"maps"
 	"sync"
 	"sync/atomic"
 
@@ -33,6 +34,7 @@ type shard struct {
 	// httpConns are the plain HTTP connections, with when each was last
 	// active (server ms), swept for idleness once a second.
 	httpConns map[*conn]int64
+	httpPeak  int // the map's largest size since it was last rebuilt
 	nextSweep int64
 
 	drainTask gnet.Runnable
@@ -242,12 +244,36 @@ func (sh *shard) sweepIdleHTTP(now int64) {
 			cn.closeHTTP()
 		}
 	}
+	// A Go map keeps its peak size: after a connection storm, rebuild it
+	// so that idle WebSocket connections do not pay for it.
+	if n := len(sh.httpConns); n < sh.httpPeak/4 {
+		fresh := make(map[*conn]int64, n)
+		maps.Copy(fresh, sh.httpConns)
+		sh.httpConns = fresh
+		sh.httpPeak = n
+	}
+}
+
+// trackHTTP records activity on a plain HTTP connection.
+func (sh *shard) trackHTTP(cn *conn) {
+	sh.httpConns[cn] = sh.srv.nowMS()
+	sh.httpPeak = max(sh.httpPeak, len(sh.httpConns))
 }
 
 // closeAll closes every session of this loop for shutdown.
 func (sh *shard) closeAll() {
-	for _, ss := range sh.srv.sessionsOf(sh) {
-		ss.shutdown()
+	// Sessions with sockets are found through this loop's members; polling
+	// ones through the sid table. A WebSocket that has not sent CONNECT
+	// yet is closed by the loops stopping.
+	var sessions []*session
+	for _, m := range sh.members {
+		if m.sock != nil && (len(sessions) == 0 || sessions[len(sessions)-1] != m.sock.sess) {
+			sessions = append(sessions, m.sock.sess)
+		}
+	}
+	sessions = append(sessions, sh.srv.pollingSessionsOf(sh)...)
+	for _, ss := range sessions {
+		ss.shutdown() // closing twice is a no-op
 	}
 }
 

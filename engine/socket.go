@@ -65,9 +65,11 @@ func (ev *Event) Arg(i int) []byte {
 // WantsAck reports whether the client asked for an acknowledgement.
 func (ev *Event) WantsAck() bool { return ev.ID != eio.NoAckID }
 
-// Handshake is what the client sent when its session opened.
+// Handshake is what the client sent when its session opened. It is shared
+// and must not be changed.
 type Handshake struct {
-	// Query is the raw query string of the opening request.
+	// Query is the raw query string of the opening request, or "" when it
+	// held only Engine.IO's own parameters.
 	Query string
 	// Authorization is the Authorization header, if any.
 	Authorization string

@@ -67,7 +67,7 @@ func (cn *conn) startUpgrade(ss *session, r *request) {
 	p.upgradeBy = cn.sh.srv.nowMS() + cn.sh.srv.cfg.UpgradeTimeout.Milliseconds()
 	owner := p.owner
 	p.mu.Unlock()
-	cn.probing = ss
+	cn.probe = &probeState{ss: ss}
 	owner.run(func() {
 		if !ss.closed {
 			ss.reschedule()
@@ -77,11 +77,12 @@ func (cn *conn) startUpgrade(ss *session, r *request) {
 
 // onProbeMessage handles a message on a WebSocket that is probing.
 func (cn *conn) onProbeMessage(op ws.OpCode, msg []byte) {
-	ss := cn.probing
+	ps := cn.probe
+	ss := ps.ss
 	p := ss.poll
-	if cn.adopting {
+	if ps.adopting {
 		// "5" was received: hold everything until the session has moved.
-		cn.pendingIn = append(cn.pendingIn, pendingMessage{op, append([]byte(nil), msg...)})
+		ps.pendingIn = append(ps.pendingIn, pendingMessage{op, append([]byte(nil), msg...)})
 		return
 	}
 	t, data, err := eio.ParsePacket(msg)
@@ -111,7 +112,7 @@ func (cn *conn) onProbeMessage(op ws.OpCode, msg []byte) {
 			cn.closeWS(0)
 			return
 		}
-		cn.adopting = true
+		ps.adopting = true
 		owner.run(func() { owner.beginHandoff(ss, cn) })
 	default:
 		// Anything else aborts the upgrade; the session goes on polling.
@@ -184,7 +185,7 @@ func (sh *shard) releaseHandoff(h *handoff) {
 // adoptHandoff is step 2, on the WebSocket's loop.
 func (sh *shard) adoptHandoff(h *handoff) {
 	ss := h.ss
-	sh.srv.sessMu.Lock() // sessionsOf reads ss.sh from other loops
+	sh.srv.sessMu.Lock() // pollingSessionsOf reads ss.sh from other loops
 	ss.sh = sh
 	sh.srv.sessMu.Unlock()
 	for _, sock := range ss.sockets {
@@ -204,7 +205,11 @@ func (sh *shard) finishHandoff(h *handoff) {
 		return
 	}
 	ss, cn := h.ss, h.cn
-	cn.adopting, cn.probing = false, nil
+	var pendingIn []pendingMessage
+	if ps := cn.probe; ps != nil {
+		pendingIn = ps.pendingIn
+	}
+	cn.probe = nil
 	srv := sh.srv
 	srv.counters.polling.Add(-1)
 	srv.counters.websocket.Add(1)
@@ -235,9 +240,7 @@ func (sh *shard) finishHandoff(h *handoff) {
 		sh.members[sock.slot] = member{sock: sock, ws: cn}
 	}
 	ss.reschedule()
-	in := cn.pendingIn
-	cn.pendingIn = nil
-	for _, m := range in {
+	for _, m := range pendingIn {
 		if cn.closed || ss.closed {
 			break
 		}

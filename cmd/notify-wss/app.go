@@ -25,6 +25,9 @@ type app struct {
 
 var _ engine.Handler = (*app)(nil)
 
+// userID is what a connected socket keeps in Socket.Data.
+type userID string
+
 // Connect authenticates the socket from its token.
 func (a *app) Connect(s *engine.Socket, auth []byte) error {
 	hs := s.Handshake()
@@ -43,9 +46,12 @@ func (a *app) Connect(s *engine.Socket, auth []byte) error {
 	return nil
 }
 
-// Connected joins the user's own room and greets the client.
+// Connected joins the user's own room and greets the client. From then on
+// the socket keeps only the user id: an idle connection should hold no
+// more than it needs.
 func (a *app) Connected(s *engine.Socket) {
 	u := s.Data.(*user)
+	s.Data = userID(u.ID)
 	s.Join(userRoomPrefix + u.ID)
 	_ = s.Emit("connected", map[string]any{
 		"message":     "Connected to notification server",
@@ -59,7 +65,7 @@ func (a *app) Connected(s *engine.Socket) {
 
 // Event handles join-/leave- requests for the three kinds of rooms.
 func (a *app) Event(s *engine.Socket, ev *engine.Event) {
-	u := s.Data.(*user)
+	uid := string(s.Data.(userID))
 	action, kind, ok := strings.Cut(ev.Name, "-")
 	if !ok || (action != "join" && action != "leave") {
 		a.log.Debug("unknown event", "event", ev.Name, "socketId", s.ID())
@@ -72,10 +78,10 @@ func (a *app) Event(s *engine.Socket, ev *engine.Event) {
 		switch {
 		case !given && ev.Arg(0) != nil && string(ev.Arg(0)) != "null":
 			problem = "userId must be a string or a number"
-		case given && id != u.ID:
+		case given && id != uid:
 			problem = "Cannot " + action + " another user's notifications"
 		default:
-			room = userRoomPrefix + u.ID
+			room = userRoomPrefix + uid
 		}
 	case "channel-notifications":
 		id, given := idString(ev.Arg(0))
@@ -110,7 +116,7 @@ func (a *app) Event(s *engine.Socket, ev *engine.Event) {
 
 // Disconnect logs the end of a socket.
 func (a *app) Disconnect(s *engine.Socket, reason string) {
-	if u, ok := s.Data.(*user); ok {
-		a.log.Debug("socket disconnected", "socketId", s.ID(), "userId", u.ID, "reason", reason)
+	if uid, ok := s.Data.(userID); ok {
+		a.log.Debug("socket disconnected", "socketId", s.ID(), "userId", string(uid), "reason", reason)
 	}
 }
