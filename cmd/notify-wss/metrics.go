@@ -171,7 +171,7 @@ type collector struct {
 	br  *bridge.Bridge
 }
 
-// Metric names and help. Keep docs/deployment.md's table in step.
+// Metric names and help. Keep the README's metrics table in step.
 var (
 	descConnections = prometheus.NewDesc("notify_wss_connections",
 		"Open Engine.IO sessions (clients), by current transport.", []string{"transport"}, nil)

@@ -140,7 +140,7 @@ func TestMetricsExposition(t *testing.T) {
 	for name := range fams {
 		if strings.HasPrefix(name, "notify_wss_") {
 			if _, ok := serviceMetrics[name]; !ok {
-				t.Errorf("%s is not in the test's list (nor, probably, in docs/deployment.md)", name)
+				t.Errorf("%s is not in the test's list (nor, probably, in the README)", name)
 			}
 		}
 	}
