@@ -52,8 +52,30 @@ type pendingMessage struct {
 	data []byte
 }
 
-// onTraffic consumes every complete request or frame in the buffer.
+// onTraffic consumes every complete request or frame in the buffer. What
+// it answers goes out in one write at the end (a handshake's 101 and open
+// packet, a CONNECT reply and the events the handler emits with it), not
+// one write(2) per packet.
 func (cn *conn) onTraffic() gnet.Action {
+	sh := cn.sh
+	sh.batchConn = cn
+	action := cn.consume()
+	sh.batchConn = nil
+	if len(sh.batchBuf) > 0 {
+		_, _ = cn.gc.Write(sh.batchBuf)
+		sh.batchBuf = sh.batchBuf[:0]
+		if cap(sh.batchBuf) > maxBatchBuf {
+			sh.batchBuf = nil
+		}
+	}
+	return action
+}
+
+// maxBatchBuf is the largest answer buffer a loop keeps between calls.
+const maxBatchBuf = 64 << 10
+
+// consume handles the complete requests or frames in the buffer.
+func (cn *conn) consume() gnet.Action {
 	buf, _ := cn.gc.Peek(-1)
 	consumed := 0
 	action := gnet.None
@@ -96,10 +118,15 @@ func (cn *conn) onClose(error) {
 }
 
 // write writes p unless the connection is closing. It reports whether the
-// bytes were accepted.
+// bytes were accepted. While the connection's own traffic is being handled,
+// p joins that call's single write.
 func (cn *conn) write(p []byte) bool {
 	if cn.closed {
 		return false
+	}
+	if cn.sh.batchConn == cn {
+		cn.sh.batchBuf = append(cn.sh.batchBuf, p...)
+		return true
 	}
 	_, err := cn.gc.Write(p)
 	return err == nil

@@ -40,6 +40,9 @@ type shard struct {
 	drainTask gnet.Runnable
 	tickTask  gnet.Runnable
 
+	batchConn *conn  // the connection whose traffic is being handled
+	batchBuf  []byte // what it is answered, written once at the end
+
 	wbuf     []byte  // scratch for one outgoing frame
 	pbuf     []byte  // scratch for one outgoing packet
 	runBuf   []byte  // concatenated frames of a run of broadcasts
