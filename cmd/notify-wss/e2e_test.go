@@ -497,3 +497,46 @@ func TestClientsReconnectAfterServerRestart(t *testing.T) {
 		d.Wait(id, "event", "notification", wait)
 	}
 }
+
+func TestPublishCommand(t *testing.T) {
+	rd, srv, d := env(t)
+	connect(t, d, "c", srv.URL, wsOnly(userToken(t, "u7")))
+	d.WaitAck("c", d.EmitAck("c", "join-channel-notifications", "ch1"), wait)
+	for _, args := range [][]string{
+		{"publish", "--user", "u7", "--type", "FOLLOW", "--data", `{"follower":"u8"}`},
+		{"publish", "--channel", "ch1", "--type", "SUBSCRIPTION", "--message", "hi"},
+	} {
+		cmd := exec.Command(buildBinary(t), args...)
+		cmd.Env = append(os.Environ(), "REDIS_URL="+rd.URL)
+		cmd.Dir = t.TempDir()
+		if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "1 subscriber") {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+	}
+	got := d.Collect("c", "event", "notification", 2, wait)
+	first := decode(t, got[0].Args[0]).(map[string]any)
+	if first["type"] != "FOLLOW" || first["userId"] != "u7" || !reflect.DeepEqual(first["data"], map[string]any{"follower": "u8"}) || first["id"] == "" || first["timestamp"] == "" {
+		t.Errorf("user notification %v", first)
+	}
+	second := decode(t, got[1].Args[0]).(map[string]any)
+	if second["type"] != "SUBSCRIPTION" || second["channelId"] != "ch1" || second["message"] != "hi" {
+		t.Errorf("channel notification %v", second)
+	}
+}
+
+func TestHelpListsCommandsAndSettings(t *testing.T) {
+	out, err := exec.Command(buildBinary(t), "--help").CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, want := range []string{"serve", "token", "publish", "healthcheck", "version"} {
+		if !strings.Contains(string(out), "\n  "+want) {
+			t.Errorf("--help does not list %q", want)
+		}
+	}
+	for _, s := range settings {
+		if !strings.Contains(string(out), s.env) || !strings.Contains(string(out), "-"+s.flag) {
+			t.Errorf("--help does not list %s / -%s", s.env, s.flag)
+		}
+	}
+}
