@@ -31,6 +31,12 @@ type Config struct {
 	// its request head: keep-alive connections and slow or stalled clients
 	// do not hold sockets forever. Zero value means 30s.
 	HTTPIdleTimeout time.Duration
+	// Tick is how often the loops run their timers, and so about how late
+	// a heartbeat, connect or upgrade deadline may fire. Every tick wakes
+	// every loop. Zero value means a twentieth of the shortest of those
+	// timings, between 1ms and 1s. The protocol test suites, which check a
+	// 500ms ping timeout to the millisecond, need 1ms.
+	Tick time.Duration
 	// MaxPayload is the largest message (WebSocket) or request body
 	// (polling) a client may send, advertised as maxPayload. Zero value
 	// means 1,000,000 bytes.
@@ -68,6 +74,15 @@ type Config struct {
 	// take traffic, or the reason it may not. Zero value means always ready
 	// (until shutdown).
 	Ready func() string
+	// RawPath, when set, is a second Engine.IO endpoint, e.g. "/engine.io/",
+	// whose sessions have no Socket.IO layer (and no connect timeout):
+	// each message a client sends there goes to RawMessage. The Engine.IO
+	// protocol test suite needs one (cmd/conformance). Zero value means none.
+	RawPath string
+	// RawMessage handles one message of a RawPath session: text (without
+	// the Engine.IO type digit) or binary. data is valid only during the
+	// call, which runs on the session's loop. Zero value drops messages.
+	RawMessage func(s *RawSession, data []byte, binary bool)
 	// HTTPHandler, when set, serves GET requests for paths the engine does
 	// not own (for example /metrics). It returns false for paths it does
 	// not know either, which get a 404. Called on an event loop.
@@ -111,6 +126,9 @@ func (c Config) withDefaults() Config {
 	if c.Path[len(c.Path)-1] != '/' {
 		c.Path += "/"
 	}
+	if c.RawPath != "" && c.RawPath[len(c.RawPath)-1] != '/' {
+		c.RawPath += "/"
+	}
 	if c.PingInterval <= 0 {
 		c.PingInterval = defaultPingInterval
 	}
@@ -147,11 +165,15 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// tick returns how often the loops run their timers: a twentieth of the
-// shortest timing, between a millisecond and maxTick. Every tick wakes every
-// loop (and, with them, the Go scheduler's monitor), so an idle server
-// should tick rarely; with the default timings it ticks twice a second.
+// tick returns how often the loops run their timers: Tick when set, else a
+// twentieth of the shortest timing, between a millisecond and maxTick.
+// Every tick wakes every loop (and, with them, the Go scheduler's monitor),
+// so an idle server should tick rarely; with the default timings it ticks
+// twice a second.
 func (c Config) tick() time.Duration {
+	if c.Tick > 0 {
+		return max(c.Tick, time.Millisecond)
+	}
 	t := min(c.PingTimeout, c.PingInterval, c.UpgradeTimeout, c.ConnectTimeout) / 20
 	return max(min(t, maxTick), time.Millisecond)
 }

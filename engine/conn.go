@@ -313,7 +313,9 @@ func (cn *conn) route(r *request, body []byte) {
 	path := r.path
 	switch {
 	case bytes.HasPrefix(path, []byte(srv.cfg.Path)):
-		cn.serveEngineIO(r, body)
+		cn.serveEngineIO(r, body, false)
+	case srv.cfg.RawPath != "" && bytes.HasPrefix(path, []byte(srv.cfg.RawPath)):
+		cn.serveEngineIO(r, body, true)
 	case string(path) == "/health" && string(r.method) == "GET":
 		cn.reply(r, 200, "application/json", srv.healthJSON())
 	case string(path) == "/ready" && string(r.method) == "GET":

@@ -24,8 +24,9 @@ var errorMessages = [...]string{
 	errUnsupportedProtocol: "Unsupported protocol version",
 }
 
-// serveEngineIO answers a request under the Engine.IO path.
-func (cn *conn) serveEngineIO(r *request, body []byte) {
+// serveEngineIO answers a request under the Engine.IO path, or under
+// RawPath when raw is set.
+func (cn *conn) serveEngineIO(r *request, body []byte, raw bool) {
 	srv := cn.sh.srv
 	sh := cn.sh
 	cors := srv.appendCORS(sh.corsBuf[:0], r)
@@ -45,7 +46,7 @@ func (cn *conn) serveEngineIO(r *request, body []byte) {
 	if sid, ok := queryValue(r.query, "sid"); ok {
 		ss := srv.lookupSession(string(sid))
 		switch {
-		case ss == nil:
+		case ss == nil || (ss.raw != nil) != raw: // raw: a sid of the other endpoint
 			cn.engineError(r, errSessionUnknown, upgradeReq)
 		case string(eioVersion) != "4":
 			cn.engineError(r, errBadRequest, upgradeReq)
@@ -81,14 +82,14 @@ func (cn *conn) serveEngineIO(r *request, body []byte) {
 		if !cn.upgrade(r, cors) {
 			return
 		}
-		ss := newSession(sh, hs)
+		ss := newSession(sh, hs, raw)
 		ss.ws = cn
 		cn.sess = ss
 		srv.counters.websocket.Add(1)
 		ss.sendText(ss.openPacket(nil))
 		return
 	}
-	cn.pollingHandshake(r, hs)
+	cn.pollingHandshake(r, hs, raw)
 }
 
 // engineError answers with an Engine.IO error: JSON for plain requests, a

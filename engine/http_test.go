@@ -150,7 +150,7 @@ func FuzzPollBody(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		sh, _ := fanoutShard(0)
-		ss := newSession(sh, &Handshake{})
+		ss := newSession(sh, &Handshake{}, false)
 		ss.poll = &pollState{owner: sh}
 		ss.onPollBody(body)
 		ss.onPollBody([]byte(`42["after"]`))

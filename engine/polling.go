@@ -19,14 +19,15 @@ import (
 
 // pollState is the polling transport of a session.
 type pollState struct {
-	mu       sync.Mutex
-	owner    *shard // loop that owns the session (fixed while polling)
-	out      []byte // packets waiting for a GET, joined by the record separator
-	get      *conn  // the parked GET, or nil
-	getKeep  bool   // its keep-alive
-	getCORS  []byte // its CORS headers
-	flushing bool   // a flush of get is queued on its loop
-	closing  bool   // the session ended: the next GET gets out and "1"
+	mu        sync.Mutex
+	owner     *shard // loop that owns the session (fixed while polling)
+	out       []byte // packets waiting for a GET, joined by the record separator
+	get       *conn  // the parked GET, or nil
+	getKeep   bool   // its keep-alive
+	getCORS   []byte // its CORS headers
+	flushing  bool   // a flush of get is queued on its loop
+	closing   bool   // the session ended: the next GET gets out and "1"
+	closeNoop bool   // ... or "6", when the client itself sent "1"
 
 	// Upgrade to WebSocket (upgrade.go).
 	probe      *conn // the WebSocket being probed
@@ -49,9 +50,9 @@ var (
 )
 
 // pollingHandshake opens a polling session and answers with the open packet.
-func (cn *conn) pollingHandshake(r *request, hs *Handshake) {
+func (cn *conn) pollingHandshake(r *request, hs *Handshake, raw bool) {
 	sh := cn.sh
-	ss := newSession(sh, hs)
+	ss := newSession(sh, hs, raw)
 	ss.poll = &pollState{owner: sh}
 	sh.srv.addPollingSession(ss)
 	sh.srv.counters.polling.Add(1)
@@ -124,7 +125,11 @@ func (cn *conn) pollGet(ss *session, r *request) {
 func (cn *conn) takeOut(p *pollState) []byte {
 	body := append(cn.sh.bodyBuf[:0], p.out...)
 	if p.closing {
-		body = eio.AppendRecord(body, closePacket)
+		if p.closeNoop {
+			body = eio.AppendRecord(body, noopPacket)
+		} else {
+			body = eio.AppendRecord(body, closePacket)
+		}
 	}
 	cn.sh.bodyBuf = body
 	p.out = p.out[:0]
@@ -246,23 +251,31 @@ func (cn *conn) resume() {
 	}
 }
 
-// closePolling ends the polling transport of a closed session: a parked GET
-// gets the close packet now, otherwise the next GET does.
-func (ss *session) closePolling() {
+// closePolling ends the polling transport of a session closed for reason,
+// as engine.io does. A parked GET is answered now: with "1", or with "6"
+// when the client itself sent "1". With no GET parked, the sid is forgotten
+// at once (the next request gets "Session ID unknown"), except after a
+// server-side close (forced close, shutdown), whose "1" waits for the next
+// GET for at most a ping period.
+func (ss *session) closePolling(reason string) {
 	p := ss.poll
 	if p == nil {
 		return
 	}
 	p.mu.Lock()
 	p.closing = true
+	p.closeNoop = reason == reasonTransportClose
 	parked := p.get != nil
 	ss.kickLocked()
 	p.mu.Unlock()
-	if !parked {
-		// Keep the sid known until a GET collects the close packet, for
-		// at most a ping period.
-		ss.sh.srv.forgetSessionAfter(ss, ss.sh.srv.cfg.PingInterval.Milliseconds())
+	srv := ss.sh.srv
+	if !parked && reason != reasonForcedClose && reason != reasonShutdown {
+		srv.forgetSession(ss)
+		return
 	}
+	// Until a GET collects the close; a bound, too, should the parked
+	// GET's connection go away before its answer.
+	srv.forgetSessionAfter(ss, srv.cfg.PingInterval.Milliseconds())
 }
 
 // pollConnClosed runs when a connection holding a parked GET closes: the

@@ -35,6 +35,7 @@ type session struct {
 	poll    *pollState // polling transport state, nil for a session born on WebSocket
 	sockets []*Socket  // connected namespaces
 	hs      *Handshake
+	raw     *RawSession    // set on a RawPath session: no Socket.IO layer
 	bin     *pendingBinary // a binary packet waiting for its attachments
 	held    []byte         // broadcast frames held during an upgrade hand-over
 
@@ -68,8 +69,9 @@ func newID() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// newSession opens a session on sh and arms its timers.
-func newSession(sh *shard, hs *Handshake) *session {
+// newSession opens a session on sh and arms its timers; raw makes it a
+// RawPath session.
+func newSession(sh *shard, hs *Handshake, raw bool) *session {
 	now := sh.srv.nowMS()
 	ss := &session{
 		sid:       newID(),
@@ -77,6 +79,9 @@ func newSession(sh *shard, hs *Handshake) *session {
 		hs:        hs,
 		pingAt:    now + sh.srv.cfg.PingInterval.Milliseconds(),
 		connectBy: now + sh.srv.cfg.ConnectTimeout.Milliseconds(),
+	}
+	if raw {
+		ss.raw = &RawSession{ss: ss}
 	}
 	sh.srv.counters.sessions.Add(1)
 	ss.reschedule()
@@ -144,6 +149,10 @@ func (ss *session) onPacket(from *conn, msg []byte) {
 	case eio.PacketPong:
 		ss.onPong()
 	case eio.PacketMessage:
+		if ss.raw != nil {
+			ss.onRaw(data, false)
+			return
+		}
 		ss.onSocketIO(data)
 	case eio.PacketClose:
 		ss.close(reasonTransportClose)
@@ -160,9 +169,13 @@ func (ss *session) onBinary(data []byte) {
 		return
 	}
 	ss.noteActivity()
+	if ss.raw != nil {
+		ss.onRaw(data, true)
+		return
+	}
 	pb := ss.bin
-	if pb == nil {
-		ss.close(reasonParseError)
+	if pb == nil { // socket.io's decoder refuses it: see onSocketIO
+		ss.close(reasonForcedClose)
 		return
 	}
 	pb.attachments = append(pb.attachments, append([]byte(nil), data...))
@@ -201,7 +214,7 @@ func (ss *session) onTimer() {
 		return
 	}
 	now := ss.sh.srv.nowMS()
-	if len(ss.sockets) == 0 && now >= ss.connectBy {
+	if ss.raw == nil && len(ss.sockets) == 0 && now >= ss.connectBy {
 		ss.close(reasonForcedClose)
 		return
 	}
@@ -225,7 +238,7 @@ func (ss *session) reschedule() {
 	if ss.waitingPong {
 		next = ss.pongBy
 	}
-	if len(ss.sockets) == 0 {
+	if ss.raw == nil && len(ss.sockets) == 0 {
 		next = min(next, ss.connectBy)
 	}
 	if at := ss.upgradeDeadline(); at > 0 {
@@ -249,7 +262,7 @@ func (ss *session) closeWith(reason string, code ws.StatusCode) {
 		ss.ws.closeWS(code)
 		ss.ws.sess = nil
 	}
-	ss.closePolling()
+	ss.closePolling(reason)
 }
 
 // shutdown closes the session for a server shutdown: WebSocket close 1001
@@ -263,7 +276,7 @@ func (ss *session) transportClosed(cn *conn) {
 	}
 	ss.teardown(reasonTransportClose)
 	ss.ws = nil
-	ss.closePolling()
+	ss.closePolling(reasonTransportClose)
 }
 
 // teardown disconnects every socket and forgets the session.

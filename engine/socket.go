@@ -218,16 +218,18 @@ func (ss *session) sendSIO(p eio.SIOPacket, attachments [][]byte) {
 	}
 }
 
-// onSocketIO handles the Socket.IO packet inside an Engine.IO message.
+// onSocketIO handles the Socket.IO packet inside an Engine.IO message. A
+// packet socket.io's decoder refuses ends the session as socket.io does,
+// with conn.close(): a forced close, not an Engine.IO parse error.
 func (ss *session) onSocketIO(data []byte) {
 	if ss.bin != nil { // text while attachments are awaited
-		ss.close(reasonParseError)
+		ss.close(reasonForcedClose)
 		return
 	}
 	p, err := eio.DecodeSIO(data)
 	if err != nil {
 		ss.sh.srv.log.Debug("bad socket.io packet", "sid", ss.sid, "err", err)
-		ss.close(reasonParseError)
+		ss.close(reasonForcedClose)
 		return
 	}
 	switch p.Type {
@@ -252,7 +254,7 @@ func (ss *session) onSocketIO(data []byte) {
 		kept, _ := eio.DecodeSIO(raw) // same bytes: cannot fail
 		ss.bin = &pendingBinary{packet: kept, raw: raw}
 	default:
-		ss.close(reasonParseError)
+		ss.close(reasonForcedClose)
 	}
 }
 
@@ -268,7 +270,7 @@ func (ss *session) dispatch(p eio.SIOPacket, attachments [][]byte) {
 	}
 	name, err := eio.EventName(p.Data)
 	if err != nil {
-		ss.close(reasonParseError)
+		ss.close(reasonForcedClose)
 		return
 	}
 	ev := Event{Name: name, Data: p.Data, ID: p.ID, Attachments: attachments}

@@ -54,7 +54,12 @@ func (cn *conn) startUpgrade(ss *session, r *request) {
 	busy := p.probe != nil || p.handingOff || p.upgraded || p.closing
 	p.mu.Unlock()
 	if busy {
-		cn.wsRefuse(errorMessages[errBadRequest])
+		// Already upgrading or upgraded: engine.io completes the handshake
+		// and closes the WebSocket at once. (A refused handshake is an
+		// error on the client, not a close.)
+		if cn.upgrade(r, cn.sh.corsBuf) {
+			cn.closeWS(0)
+		}
 		return
 	}
 	if !cn.upgrade(r, cn.sh.corsBuf) {

@@ -7,8 +7,8 @@
 //     with "message-back" and the same arguments (binary included),
 //     "message-with-ack" is acknowledged with the same arguments, and the
 //     "/custom" namespace exists;
-//   - /engine.io/: a bare Engine.IO server that echoes every message (see
-//     engine_patch.go; it needs the engine's RawPath option).
+//   - /engine.io/: a bare Engine.IO server that echoes every message (the
+//     engine's RawPath option; see engine.go).
 //
 // Timings are the suites': pingInterval 300 ms, pingTimeout 200 ms,
 // connectTimeout 1000 ms, maxPayload 1e6, CORS "*". See README.md for how to
@@ -90,7 +90,7 @@ func main() {
 
 func orNone(path string) string {
 	if path == "" {
-		return "(none: this engine has no RawPath; build with -tags enginepatch once it has)"
+		return "(none)"
 	}
 	return path
 }

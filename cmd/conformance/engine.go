@@ -1,5 +1,3 @@
-//go:build enginepatch
-
 package main
 
 import (
@@ -8,7 +6,7 @@ import (
 	"github.com/notify-wss/notify-wss/engine"
 )
 
-// configureEngine sets what needs the engine options proposed in README.md:
+// configureEngine sets the engine options only the suites need:
 // a 1ms timer tick, because the suites check a 500ms ping timeout to the
 // millisecond ("closes the session upon ping timeout", polling), and the
 // bare Engine.IO endpoint of the engine.io-protocol suite at /engine.io/,
