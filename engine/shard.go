@@ -39,6 +39,7 @@ type shard struct {
 
 	drainTask gnet.Runnable
 	tickTask  gnet.Runnable
+	fireTimer func(*session) // session.onTimer, bound once
 
 	batchConn *conn  // the connection whose traffic is being handled
 	batchBuf  []byte // what it is answered, written once at the end
@@ -83,6 +84,7 @@ func newShard(srv *Server, loop gnet.EventLoop, idx int) *shard {
 	sh.timers.init(srv.nowMS(), srv.fineTick.Milliseconds())
 	sh.drainTask = gnet.RunnableFunc(func(context.Context) error { sh.drain(); return nil })
 	sh.tickTask = gnet.RunnableFunc(func(context.Context) error { sh.onTick(); return nil })
+	sh.fireTimer = func(ss *session) { ss.onTimer() }
 	return sh
 }
 
@@ -224,10 +226,18 @@ func (sh *shard) scheduleTick() {
 	}
 }
 
+// timerBatch bounds the sessions one timer task handles (pings are a
+// write each) before the loop gets back to deliveries and reads; the rest
+// follow in the next task, at once. Without it the pings of every client
+// that connected in the same second go out in one stall.
+const timerBatch = 64
+
 func (sh *shard) onTick() {
 	sh.ticking.Store(false)
 	now := sh.srv.nowMS()
-	sh.timers.advance(now, func(ss *session) { ss.onTimer() })
+	if sh.timers.advance(now, timerBatch, sh.fireTimer) {
+		sh.scheduleTick()
+	}
 	if now >= sh.nextSweep {
 		sh.nextSweep = now + httpSweepPeriod
 		sh.sweepIdleHTTP(now)

@@ -43,15 +43,21 @@ func (w *timerWheel) remove(s *session) {
 	s.timerGen.Add(1)
 }
 
-// advance fires every session whose deadline is at or before nowMS. A
-// tick's bucket is processed only once the whole tick has passed, so every
-// entry in it is due; entries still there are for a later turn.
-func (w *timerWheel) advance(nowMS int64, fire func(*session)) {
+// advance fires every session whose deadline is at or before nowMS, a
+// bucket at a time, and stops once it has fired at least limit sessions;
+// it reports whether due buckets remain. A tick's bucket is processed only
+// once the whole tick has passed, so every entry in it is due; entries still
+// there are for a later turn.
+func (w *timerWheel) advance(nowMS int64, limit int, fire func(*session)) (more bool) {
 	target := (nowMS+1)/w.tickMS - 1
 	if target-w.cur > wheelSize {
 		w.cur = target - wheelSize // a long stall: one full turn sees everything
 	}
+	fired := 0
 	for w.cur < target {
+		if fired >= limit {
+			return true
+		}
 		w.cur++
 		b := w.cur % wheelSize
 		entries := append(w.scratch[:0], w.buckets[b]...)
@@ -66,8 +72,10 @@ func (w *timerWheel) advance(nowMS int64, fire func(*session)) {
 				continue
 			}
 			fire(e.s)
+			fired++
 		}
 		clear(entries)
 		w.scratch = entries[:0]
 	}
+	return false
 }

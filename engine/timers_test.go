@@ -28,7 +28,7 @@ func TestTimerWheelFiresOnTime(t *testing.T) {
 	}
 	fired := map[*session]int64{}
 	for now := int64(0); now < wheelSize*5*3+100; now += rng.Int63n(7) + 1 {
-		w.advance(now, func(s *session) {
+		w.advance(now, len(sessions), func(s *session) {
 			if _, dup := fired[s]; dup {
 				t.Fatalf("fired twice")
 			}
@@ -52,5 +52,34 @@ func TestTimerWheelRemove(t *testing.T) {
 	s := &session{}
 	w.schedule(s, 10)
 	w.remove(s)
-	w.advance(1000, func(*session) { t.Fatal("removed session fired") })
+	w.advance(1000, 1, func(*session) { t.Fatal("removed session fired") })
+}
+
+// A limited advance stops after a bucket once the limit is reached, and the
+// next calls finish the rest without losing or repeating anyone.
+func TestTimerWheelLimit(t *testing.T) {
+	var w timerWheel
+	w.init(0, 5)
+	sessions := make([]*session, 500)
+	for i := range sessions {
+		sessions[i] = &session{}
+		w.schedule(sessions[i], int64(i%50)) // 50 per 5 ms bucket
+	}
+	fired := map[*session]int{}
+	calls := 0
+	for more := true; more; calls++ {
+		n := 0
+		more = w.advance(1000, 64, func(s *session) { fired[s]++; n++ })
+		if n > 64+50 { // the limit, plus the rest of the bucket that crossed it
+			t.Fatalf("one call fired %d", n)
+		}
+	}
+	if len(fired) != len(sessions) || calls < 2 {
+		t.Fatalf("fired %d sessions in %d calls", len(fired), calls)
+	}
+	for _, n := range fired {
+		if n != 1 {
+			t.Fatal("a session fired twice")
+		}
+	}
 }
