@@ -264,7 +264,7 @@ func (cn *conn) onMessage(op ws.OpCode, msg []byte) {
 		cn.sess.onBinary(msg)
 		return
 	}
-	cn.sess.onPacket(cn, msg)
+	cn.sess.onPacket(msg)
 }
 
 // protocolError closes the connection with 1002 after bad framing.

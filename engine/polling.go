@@ -184,7 +184,7 @@ func (ss *session) onPollBody(body []byte) {
 			}
 			ss.onBinary(bin)
 		} else {
-			ss.onPacket(nil, rec)
+			ss.onPacket(rec)
 		}
 		if next == nil {
 			return

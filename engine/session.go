@@ -133,7 +133,7 @@ func (ss *session) sendBinary(data []byte) {
 }
 
 // onPacket handles one Engine.IO text packet from the client.
-func (ss *session) onPacket(from *conn, msg []byte) {
+func (ss *session) onPacket(msg []byte) {
 	if ss.closed {
 		return
 	}
