@@ -108,10 +108,10 @@ func (cn *conn) pollGet(ss *session, r *request) {
 		body := cn.takeOut(p)
 		closing := p.closing
 		p.mu.Unlock()
-		cn.replyPoll(r.keepAlive, cn.sh.corsBuf, body)
-		if closing {
+		if closing { // forget the sid before the client can come back with it
 			cn.sh.srv.forgetSession(ss)
 		}
+		cn.replyPoll(r.keepAlive, cn.sh.corsBuf, body)
 	default:
 		p.get, p.getKeep = cn, r.keepAlive
 		p.getCORS = append(p.getCORS[:0], cn.sh.corsBuf...)
@@ -234,10 +234,10 @@ func (cn *conn) flushPoll(ss *session) {
 	cors := append(cn.sh.corsBuf[:0], p.getCORS...)
 	cn.sh.corsBuf = cors
 	p.mu.Unlock()
-	cn.replyPoll(keep, cors, body)
-	if closing {
+	if closing { // forget the sid before the client can come back with it
 		cn.sh.srv.forgetSession(ss)
 	}
+	cn.replyPoll(keep, cors, body)
 	cn.resume()
 }
 
