@@ -60,11 +60,18 @@ func (cn *conn) pollingHandshake(r *request, hs *Handshake, raw bool) {
 	cn.replyPoll(r.keepAlive, sh.corsBuf, body)
 }
 
+// pollHeaders returns the extra headers of a polling response: CORS and
+// cache-control, in the loop's scratch buffer.
+func (sh *shard) pollHeaders(cors []byte) []byte {
+	extra := append(sh.hdrBuf[:0], cors...)
+	extra = append(extra, "cache-control: no-store\r\n"...)
+	sh.hdrBuf = extra
+	return extra
+}
+
 // replyPoll answers a polling GET with a body of packets.
 func (cn *conn) replyPoll(keepAlive bool, cors, body []byte) {
-	extra := append(cn.sh.hdrBuf[:0], cors...)
-	extra = append(extra, "cache-control: no-store\r\n"...)
-	cn.sh.hdrBuf = extra
+	extra := cn.sh.pollHeaders(cors)
 	cn.sh.wbuf = appendResponse(cn.sh.wbuf[:0], 200, "text/plain; charset=UTF-8", extra, body, keepAlive)
 	cn.write(cn.sh.wbuf)
 	if !keepAlive {
@@ -155,16 +162,13 @@ func (cn *conn) pollPost(ss *session, r *request, body []byte) {
 		owner.run(func() { ss.close(reasonTransportError) })
 		return
 	}
-	extra := append(cn.sh.hdrBuf[:0], cn.sh.corsBuf...)
-	extra = append(extra, "cache-control: no-store\r\n"...)
-	cn.sh.hdrBuf = extra
 	if owner == cn.sh {
 		ss.onPollBody(body)
 	} else {
 		data := append([]byte(nil), body...)
 		owner.run(func() { ss.onPollBody(data) })
 	}
-	cn.replyHeaders(r, 200, "text/html", extra, okBody)
+	cn.replyHeaders(r, 200, "text/html", cn.sh.pollHeaders(cn.sh.corsBuf), okBody)
 }
 
 // onPollBody handles the packets of a POST. Runs on the owning loop. An

@@ -160,13 +160,13 @@ func (sh *shard) onHandoffMarker(h *handoff, release bool) {
 
 // releaseHandoff is step 3, on the polling loop.
 func (sh *shard) releaseHandoff(h *handoff) {
+	// Not shard.leave: the sockets now belong to loop to (sock.slot is
+	// theirs), and a move is not a leave for the counters.
 	for _, m := range h.members {
 		for _, room := range m.rooms {
-			removed, last := sh.rooms.Leave(room, m.slot)
-			if last {
+			if _, last := sh.rooms.Leave(room, m.slot); last {
 				sh.srv.markRoom(room, sh.idx, false)
 			}
-			_ = removed
 		}
 		sh.freeSlot(m.slot)
 	}

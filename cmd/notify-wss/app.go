@@ -109,7 +109,10 @@ func (a *app) Event(s *engine.Socket, ev *engine.Event) {
 		s.Leave(room)
 	}
 	if ev.WantsAck() {
-		past := map[string]string{"join": "joined", "leave": "left"}[action]
+		past := "joined"
+		if action == "leave" {
+			past = "left"
+		}
 		_ = s.Ack(ev.ID, map[string]string{past: room})
 	}
 }

@@ -10,22 +10,18 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// settingValue returns a setting from the environment or .env, or its default.
+// settingValue returns a setting from the environment or .env, or its
+// default, for the subcommands' flag defaults (a bad .env leaves defaults).
 func settingValue(env string) string {
-	values := map[string]string{}
-	for _, s := range settings {
-		values[s.env] = s.def
-	}
-	_ = readDotEnv(".env", values)
-	if v, ok := os.LookupEnv(env); ok {
-		return v
+	values, err := settingValues(".env")
+	if err != nil {
+		return ""
 	}
 	return values[env]
 }

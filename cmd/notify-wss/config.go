@@ -114,17 +114,9 @@ func (c *config) production() bool { return strings.EqualFold(c.Env, "production
 // flags: each later source wins. (A variable set in the environment beats
 // the same one in .env, as dotenv does.)
 func loadConfig(args []string, envFile string, stderr io.Writer) (*config, error) {
-	values := map[string]string{}
-	for _, s := range settings {
-		values[s.env] = s.def
-	}
-	if err := readDotEnv(envFile, values); err != nil {
+	values, err := settingValues(envFile)
+	if err != nil {
 		return nil, err
-	}
-	for _, s := range settings {
-		if v, ok := os.LookupEnv(s.env); ok {
-			values[s.env] = v
-		}
 	}
 	fs := flag.NewFlagSet("notify-wss", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -168,6 +160,24 @@ func (c *config) validate() error {
 		return err
 	}
 	return nil
+}
+
+// settingValues resolves every setting from its default, then envFile,
+// then the environment (flags come on top, in loadConfig).
+func settingValues(envFile string) (map[string]string, error) {
+	values := map[string]string{}
+	for _, s := range settings {
+		values[s.env] = s.def
+	}
+	if err := readDotEnv(envFile, values); err != nil {
+		return nil, err
+	}
+	for _, s := range settings {
+		if v, ok := os.LookupEnv(s.env); ok {
+			values[s.env] = v
+		}
+	}
+	return values, nil
 }
 
 // readDotEnv adds KEY=VALUE lines of path to values; a missing file is not
