@@ -101,7 +101,7 @@ var settings = []setting{
 	{"MAX_PAYLOAD", "max-payload", "1000000", "largest client message or polling body, bytes", integer(func(c *config) *int { return &c.MaxPayload })},
 	{"MAX_OUTBOUND", "max-outbound", "1048576", "per-connection outbound cap before a slow consumer is dropped, bytes", integer(func(c *config) *int { return &c.MaxOutbound })},
 	{"SOCKET_SEND_BUFFER", "send-buffer", "262144", "SO_SNDBUF of client sockets, bytes (-1: kernel auto-tuning)", integer(func(c *config) *int { return &c.SendBuffer })},
-	{"EVENT_LOOPS", "loops", "0", "event loops (0: one per CPU)", integer(func(c *config) *int { return &c.Loops })},
+	{"EVENT_LOOPS", "loops", "0", "event loops (0: one per CPU); Go gets one processor more, for the Redis reader, unless GOMAXPROCS is set", integer(func(c *config) *int { return &c.Loops })},
 	{"REUSE_PORT", "reuse-port", "false", "SO_REUSEPORT, so several processes can share the port", boolean(func(c *config) *bool { return &c.ReusePort })},
 	{"GOGC", "gogc", "25", "Go GC target percent; below Go's 100 because idle connections, not CPU, are what fills a machine", integer(func(c *config) *int { return &c.GCPercent })},
 	{"DEV_REDIS_ADDR", "dev-redis-addr", "127.0.0.1:6380", "address of the embedded broker in dev mode (port 0: any)", str(func(c *config) *string { return &c.DevRedisAddr })},

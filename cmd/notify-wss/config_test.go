@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -83,5 +84,35 @@ func TestProductionStartFailsNamingWhatIsMissing(t *testing.T) {
 	code := run(nil, io.Discard, &stderr)
 	if code == 0 || !strings.Contains(stderr.String(), "REDIS_URL and JWT_SECRET") {
 		t.Fatalf("exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+func TestReserveProcessorLeavesOnePForTheNetworkPoller(t *testing.T) {
+	before := runtime.GOMAXPROCS(0)
+	t.Cleanup(func() { runtime.GOMAXPROCS(before) })
+	cases := []struct {
+		name      string
+		env       string // GOMAXPROCS as the operator set it
+		procs     int    // GOMAXPROCS before the call
+		loops     int    // EVENT_LOOPS
+		wantLoops int
+		wantProcs int
+	}{
+		{"default: one loop per P, one P more", "", 2, 0, 2, 3},
+		{"explicit loops", "", 4, 2, 2, 4},
+		{"more loops than Ps", "", 2, 4, 4, 5},
+		{"operator's GOMAXPROCS wins", "2", 2, 0, 2, 2},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("GOMAXPROCS", tc.env)
+			runtime.GOMAXPROCS(tc.procs)
+			if got := reserveProcessor(tc.loops); got != tc.wantLoops {
+				t.Errorf("loops = %d, want %d", got, tc.wantLoops)
+			}
+			if got := runtime.GOMAXPROCS(0); got != tc.wantProcs {
+				t.Errorf("GOMAXPROCS = %d, want %d", got, tc.wantProcs)
+			}
+		})
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -49,6 +50,14 @@ func main() {
 	if cfg.secret == "" {
 		log.Fatal("JWT_SECRET is required")
 	}
+	// One loop per CPU and one spare P for the Redis reader, as notify-wss
+	// does: a loop in epoll_wait keeps its P, so with loops == GOMAXPROCS
+	// the Go network poller waits for the scheduler's monitor (up to 10 ms).
+	loops := runtime.GOMAXPROCS(0)
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(loops + 1)
+	}
+	cfg.loops = loops
 	if err := run(cfg); err != nil {
 		log.Fatal(err)
 	}
@@ -56,6 +65,7 @@ func main() {
 
 type config struct {
 	redisURL, secret, addr string
+	loops                  int
 }
 
 func getenv(k, def string) string {
@@ -81,7 +91,7 @@ func run(cfg config) error {
 		_ = srv.eng.Stop(sctx)
 	}()
 	err = gnet.Run(srv, "tcp://"+cfg.addr,
-		gnet.WithMulticore(true),
+		gnet.WithNumEventLoop(cfg.loops),
 		gnet.WithTicker(true),
 		gnet.WithSocketSendBuffer(sendBuffer),
 		gnet.WithLogger(quietLogger{}),
