@@ -55,7 +55,8 @@ type Config struct {
 	// a string); several are matched against Origin; "*" allows any.
 	// Zero value means no CORS headers at all.
 	CORSOrigins []string
-	// Namespaces lists the Socket.IO namespaces clients may connect to.
+	// Namespaces lists the Socket.IO namespaces clients may connect to, at
+	// most maxNamespaces.
 	// Zero value means just "/".
 	Namespaces []string
 	// Loops is the number of event loops. Zero value means GOMAXPROCS.
@@ -109,6 +110,9 @@ const (
 	// maxHeadBytes is the largest HTTP request head accepted; a larger
 	// one is answered 431, as Node does.
 	maxHeadBytes = 8 << 10
+	// maxNamespaces is how many namespaces a server may have (a socket keeps
+	// its namespace as a byte).
+	maxNamespaces = 256
 	// maxTick bounds the timer period; a shorter one is used when the
 	// ping timings are short (tests, the conformance suites).
 	maxTick = time.Second

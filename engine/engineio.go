@@ -46,7 +46,7 @@ func (cn *conn) serveEngineIO(r *request, body []byte, raw bool) {
 	if sid, ok := queryValue(r.query, "sid"); ok {
 		ss := srv.lookupSession(string(sid))
 		switch {
-		case ss == nil || (ss.raw != nil) != raw: // raw: a sid of the other endpoint
+		case ss == nil || ss.raw != raw: // raw: a sid of the other endpoint
 			cn.engineError(r, errSessionUnknown, upgradeReq)
 		case string(eioVersion) != "4":
 			cn.engineError(r, errBadRequest, upgradeReq)

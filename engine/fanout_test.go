@@ -24,7 +24,7 @@ func fanoutShard(members int) (*shard, []*discardConn) {
 	conns := make([]*discardConn, members)
 	for i := range conns {
 		conns[i] = &discardConn{}
-		sock := &Socket{nsp: "/"}
+		sock := &Socket{sess: &session{sh: sh}}
 		sh.allocSlot(sock, &conn{gc: conns[i], sh: sh})
 		sh.join("global", sock)
 	}

@@ -30,12 +30,14 @@ type pollState struct {
 	closeNoop bool   // ... or "6", when the client itself sent "1"
 
 	// Upgrade to WebSocket (upgrade.go).
-	probe      *conn // the WebSocket being probed
-	probed     bool  // it has answered 2probe
-	upgradeBy  int64 // upgrade deadline (server ms)
-	noopAt     int64 // next check for a GET to end with a noop
-	handingOff bool  // "5" arrived: the session is moving to the WebSocket
-	upgraded   bool  // the session is on WebSocket now
+	probe      *conn  // the WebSocket being probed
+	probed     bool   // it has answered 2probe
+	upgradeBy  int64  // upgrade deadline (server ms)
+	noopAt     int64  // next check for a GET to end with a noop
+	handingOff bool   // "5" arrived: the session is moving to the WebSocket
+	left       bool   // beginHandoff ran: the owner no longer touches the session (owner only)
+	held       []byte // broadcast frames the new loop holds until the hand-over ends (new loop only)
+	upgraded   bool   // the session is on WebSocket now
 }
 
 // upgradeNoopPeriod is how often, during an upgrade, a parked GET is ended
@@ -110,7 +112,7 @@ func (cn *conn) pollGet(ss *session, r *request) {
 		owner := p.owner
 		p.mu.Unlock()
 		cn.replyHeaders(r, 400, "", cn.sh.corsBuf, nil)
-		owner.run(func() { ss.close(reasonTransportError) })
+		ss.onOwner(owner, func() { ss.close(reasonTransportError) })
 	case len(p.out) > 0 || p.closing:
 		body := cn.takeOut(p)
 		closing := p.closing
@@ -159,14 +161,14 @@ func (cn *conn) pollPost(ss *session, r *request, body []byte) {
 	if bytes.HasPrefix(r.contentType, []byte("application/octet-stream")) {
 		// EIO4 sends binary as base64 text; a binary body is an error.
 		cn.replyHeaders(r, 400, "", cn.sh.corsBuf, nil)
-		owner.run(func() { ss.close(reasonTransportError) })
+		ss.onOwner(owner, func() { ss.close(reasonTransportError) })
 		return
 	}
 	if owner == cn.sh {
 		ss.onPollBody(body)
 	} else {
 		data := append([]byte(nil), body...)
-		owner.run(func() { ss.onPollBody(data) })
+		ss.onOwner(owner, func() { ss.onPollBody(data) })
 	}
 	cn.replyHeaders(r, 200, "text/html", cn.sh.pollHeaders(cn.sh.corsBuf), okBody)
 }
@@ -294,11 +296,22 @@ func (ss *session) pollConnClosed(cn *conn) {
 	owner, closing := p.owner, p.closing
 	p.mu.Unlock()
 	if wasParked && !closing {
-		owner.run(func() { ss.close(reasonTransportError) })
+		ss.onOwner(owner, func() { ss.close(reasonTransportError) })
 	}
 }
 
 // run runs f on the shard's loop, after the current callback.
+// onOwner runs f on owner, the session's polling loop, unless by then the
+// session has begun moving to a WebSocket's loop: from beginHandoff on,
+// only that loop may touch it (its timers, sockets and rooms).
+func (ss *session) onOwner(owner *shard, f func()) {
+	owner.run(func() {
+		if !ss.poll.left {
+			f()
+		}
+	})
+}
+
 func (sh *shard) run(f func()) {
 	_ = sh.loop.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
 		f()

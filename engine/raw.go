@@ -24,6 +24,6 @@ func (r *RawSession) Send(data []byte, binary bool) {
 // onRaw hands one message of a RawPath session to Config.RawMessage.
 func (ss *session) onRaw(data []byte, binary bool) {
 	if f := ss.sh.srv.cfg.RawMessage; f != nil {
-		f(ss.raw, data, binary)
+		f(&RawSession{ss}, data, binary)
 	}
 }

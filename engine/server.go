@@ -35,7 +35,7 @@ type Server struct {
 	tick       time.Duration // timer period
 	fineTick   time.Duration // timer wheel granularity; period during upgrades
 	start      time.Time
-	namespaces map[string]bool
+	namespaces map[string]uint8 // name → index in cfg.Namespaces
 
 	eng      gnet.Engine
 	booted   chan struct{}
@@ -81,13 +81,16 @@ func New(cfg Config, h Handler) *Server {
 		tick:       cfg.tick(),
 		fineTick:   cfg.fineTick(),
 		start:      time.Now(),
-		namespaces: make(map[string]bool),
+		namespaces: make(map[string]uint8),
 		booted:     make(chan struct{}),
 		sessions:   make(map[string]*session),
 		roomShards: make(map[string]uint64),
 	}
-	for _, ns := range cfg.Namespaces {
-		s.namespaces[ns] = true
+	if len(cfg.Namespaces) > maxNamespaces {
+		panic(fmt.Sprintf("engine: %d namespaces, at most %d", len(cfg.Namespaces), maxNamespaces))
+	}
+	for i, ns := range cfg.Namespaces {
+		s.namespaces[ns] = uint8(i)
 	}
 	empty := []*shard{}
 	s.shards.Store(&empty)

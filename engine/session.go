@@ -35,16 +35,16 @@ type session struct {
 	poll    *pollState // polling transport state, nil for a session born on WebSocket
 	sockets []*Socket  // connected namespaces
 	hs      *Handshake
-	raw     *RawSession    // set on a RawPath session: no Socket.IO layer
 	bin     *pendingBinary // a binary packet waiting for its attachments
-	held    []byte         // broadcast frames held during an upgrade hand-over
 
-	// Timers, in server milliseconds (Server.nowMS).
-	pingAt, pongBy, connectBy int64
+	// Timers, in server milliseconds (Server.nowMS). heartbeatAt is when
+	// the next ping is due or, while waitingPong, when the pong is.
+	heartbeatAt, connectBy    int64
+	timer                     timerLinks // in sh.timers
+	timerSlot                 int32      // ditto
 	waitingPong, pongExtended bool
-	timerAt                   atomic.Int64  // read by a former owner's wheel
-	timerGen                  atomic.Uint32 // after an upgrade hand-over
 
+	raw    bool // a RawPath session: no Socket.IO layer
 	closed bool
 }
 
@@ -74,15 +74,13 @@ func newID() string {
 func newSession(sh *shard, hs *Handshake, raw bool) *session {
 	now := sh.srv.nowMS()
 	ss := &session{
-		sid:       newID(),
-		sh:        sh,
-		hs:        hs,
-		pingAt:    now + sh.srv.cfg.PingInterval.Milliseconds(),
-		connectBy: now + sh.srv.cfg.ConnectTimeout.Milliseconds(),
+		sid:         newID(),
+		sh:          sh,
+		hs:          hs,
+		heartbeatAt: now + sh.srv.cfg.PingInterval.Milliseconds(),
+		connectBy:   now + sh.srv.cfg.ConnectTimeout.Milliseconds(),
 	}
-	if raw {
-		ss.raw = &RawSession{ss: ss}
-	}
+	ss.raw = raw
 	sh.srv.counters.sessions.Add(1)
 	ss.reschedule()
 	return ss
@@ -149,7 +147,7 @@ func (ss *session) onPacket(msg []byte) {
 	case eio.PacketPong:
 		ss.onPong()
 	case eio.PacketMessage:
-		if ss.raw != nil {
+		if ss.raw {
 			ss.onRaw(data, false)
 			return
 		}
@@ -169,7 +167,7 @@ func (ss *session) onBinary(data []byte) {
 		return
 	}
 	ss.noteActivity()
-	if ss.raw != nil {
+	if ss.raw {
 		ss.onRaw(data, true)
 		return
 	}
@@ -191,7 +189,7 @@ func (ss *session) onPong() {
 		return
 	}
 	ss.waitingPong = false
-	ss.pingAt = ss.sh.srv.nowMS() + ss.sh.srv.cfg.PingInterval.Milliseconds()
+	ss.heartbeatAt = ss.sh.srv.nowMS() + ss.sh.srv.cfg.PingInterval.Milliseconds()
 	ss.reschedule()
 }
 
@@ -200,7 +198,7 @@ func (ss *session) onPong() {
 func (ss *session) noteActivity() {
 	if ss.waitingPong && !ss.pongExtended {
 		ss.pongExtended = true
-		ss.pongBy = ss.sh.srv.nowMS() + ss.sh.srv.cfg.PingTimeout.Milliseconds()
+		ss.heartbeatAt = ss.sh.srv.nowMS() + ss.sh.srv.cfg.PingTimeout.Milliseconds()
 	}
 }
 
@@ -214,19 +212,19 @@ func (ss *session) onTimer() {
 		return
 	}
 	now := ss.sh.srv.nowMS()
-	if ss.raw == nil && len(ss.sockets) == 0 && now >= ss.connectBy {
+	if !ss.raw && len(ss.sockets) == 0 && now >= ss.connectBy {
 		ss.close(reasonForcedClose)
 		return
 	}
 	ss.onUpgradeTimer(now)
 	if ss.waitingPong {
-		if now >= ss.pongBy {
+		if now >= ss.heartbeatAt {
 			ss.close(reasonPingTimeout)
 			return
 		}
-	} else if now >= ss.pingAt {
+	} else if now >= ss.heartbeatAt {
 		ss.waitingPong, ss.pongExtended = true, false
-		ss.pongBy = now + ss.sh.srv.cfg.PingTimeout.Milliseconds()
+		ss.heartbeatAt = now + ss.sh.srv.cfg.PingTimeout.Milliseconds()
 		ss.sendText(pingPacket)
 	}
 	ss.reschedule()
@@ -234,11 +232,8 @@ func (ss *session) onTimer() {
 
 // reschedule arms the timer for the session's next deadline.
 func (ss *session) reschedule() {
-	next := ss.pingAt
-	if ss.waitingPong {
-		next = ss.pongBy
-	}
-	if ss.raw == nil && len(ss.sockets) == 0 {
+	next := ss.heartbeatAt
+	if !ss.raw && len(ss.sockets) == 0 {
 		next = min(next, ss.connectBy)
 	}
 	if at := ss.upgradeDeadline(); at > 0 {

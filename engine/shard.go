@@ -62,7 +62,7 @@ type member struct {
 	sock *Socket
 	ws   *conn // the WebSocket to write to; nil while the session polls
 	// holding: the session is moving onto this loop's WebSocket and
-	// broadcasts wait in session.held until the old loop has let go.
+	// broadcasts wait in pollState.held until the old loop has let go.
 	holding bool
 }
 
@@ -205,7 +205,8 @@ func (sh *shard) deliverRun(run []queued) (delivered, written uint64) {
 			}
 			written += uint64(len(frames))
 		case m.holding:
-			m.sock.sess.held = append(m.sock.sess.held, frames...)
+			p := m.sock.sess.poll // holding: a polling session moving here
+			p.held = append(p.held, frames...)
 		default:
 			for _, q := range run {
 				m.sock.sess.queuePolling(q.msg.Packet())

@@ -84,9 +84,9 @@ func (h *Handshake) QueryValue(key string) string { return queryString([]byte(h.
 // called on its event loop: from Handler callbacks.
 type Socket struct {
 	id    string
-	nsp   string
 	sess  *session
 	slot  int32
+	nsp   uint8 // index in Config.Namespaces
 	rooms []string
 
 	// Data is free for the application (the authenticated user, say).
@@ -97,7 +97,7 @@ type Socket struct {
 func (s *Socket) ID() string { return s.id }
 
 // Namespace returns the namespace, "/" by default.
-func (s *Socket) Namespace() string { return s.nsp }
+func (s *Socket) Namespace() string { return s.sess.sh.srv.cfg.Namespaces[s.nsp] }
 
 // Handshake returns the session's opening request details.
 func (s *Socket) Handshake() *Handshake { return s.sess.hs }
@@ -112,10 +112,10 @@ func (s *Socket) Transport() string {
 
 // roomKey scopes room names by namespace; broadcasts go to "/".
 func (s *Socket) roomKey(room string) string {
-	if s.nsp == "/" {
+	if s.Namespace() == "/" {
 		return room
 	}
-	return s.nsp + "\x00" + room
+	return s.Namespace() + "\x00" + room
 }
 
 // Join adds the socket to room.
@@ -201,8 +201,8 @@ func (s *Socket) Disconnect(closeTransport bool) {
 
 // send writes one Socket.IO packet of this socket's namespace.
 func (s *Socket) send(p eio.SIOPacket, attachments [][]byte) {
-	if s.nsp != "/" {
-		p.Namespace = []byte(s.nsp)
+	if ns := s.Namespace(); ns != "/" {
+		p.Namespace = []byte(ns)
 	}
 	s.sess.sendSIO(p, attachments)
 }
@@ -280,7 +280,7 @@ func (ss *session) dispatch(p eio.SIOPacket, attachments [][]byte) {
 // socketFor returns the socket connected to namespace ns, or nil.
 func (ss *session) socketFor(ns []byte) *Socket {
 	for _, s := range ss.sockets {
-		if s.nsp == string(ns) {
+		if s.Namespace() == string(ns) {
 			return s
 		}
 	}
@@ -294,7 +294,8 @@ func (ss *session) connect(ns, auth []byte) {
 	if string(ns) != "/" {
 		reply.Namespace = ns
 	}
-	if !srv.namespaces[string(ns)] {
+	nsp, ok := srv.namespaces[string(ns)]
+	if !ok {
 		reply.Data = []byte(`{"message":"Invalid namespace"}`)
 		ss.sendSIO(reply, nil)
 		return
@@ -302,7 +303,7 @@ func (ss *session) connect(ns, auth []byte) {
 	if ss.socketFor(ns) != nil {
 		return // already connected: socket.io ignores a repeated CONNECT
 	}
-	sock := &Socket{id: newID(), nsp: string(ns), sess: ss, slot: -1}
+	sock := &Socket{id: newID(), nsp: nsp, sess: ss, slot: -1}
 	if err := srv.handler.Connect(sock, auth); err != nil {
 		ss.sh.counters.AuthFailures.Add(1)
 		reply.Data = connectErrorJSON(err)

@@ -55,8 +55,8 @@ func TestTimerWheelRemove(t *testing.T) {
 	w.advance(1000, 1, func(*session) { t.Fatal("removed session fired") })
 }
 
-// A limited advance stops after a bucket once the limit is reached, and the
-// next calls finish the rest without losing or repeating anyone.
+// A limited advance stops once the limit is reached, even inside a bucket,
+// and the next calls finish the rest without losing or repeating anyone.
 func TestTimerWheelLimit(t *testing.T) {
 	var w timerWheel
 	w.init(0, 5)
@@ -70,8 +70,8 @@ func TestTimerWheelLimit(t *testing.T) {
 	for more := true; more; calls++ {
 		n := 0
 		more = w.advance(1000, 64, func(s *session) { fired[s]++; n++ })
-		if n > 64+50 { // the limit, plus the rest of the bucket that crossed it
-			t.Fatalf("one call fired %d", n)
+		if n > 64 {
+			t.Fatalf("one call fired %d, limit 64", n)
 		}
 	}
 	if len(fired) != len(sessions) || calls < 2 {
@@ -81,5 +81,75 @@ func TestTimerWheelLimit(t *testing.T) {
 		if n != 1 {
 			t.Fatal("a session fired twice")
 		}
+	}
+}
+
+// fire may reschedule the session it is given (even a whole turn ahead, into
+// the bucket being processed) and remove others of the same bucket; each
+// session still fires at most once per deadline and the removed ones never.
+func TestTimerWheelFireReschedulesAndRemoves(t *testing.T) {
+	var w timerWheel
+	w.init(0, 5)
+	sessions := make([]*session, 10)
+	for i := range sessions {
+		sessions[i] = &session{}
+		w.schedule(sessions[i], 7) // all in the bucket of tick 1
+	}
+	fired := map[*session]int{}
+	w.advance(20, 100, func(s *session) {
+		fired[s]++
+		if s == sessions[0] {
+			w.remove(sessions[5])
+			w.remove(sessions[9])
+		}
+		w.schedule(s, 7+wheelSize*5) // same bucket, one turn later
+	})
+	if len(fired) != 8 || fired[sessions[5]] != 0 || fired[sessions[9]] != 0 {
+		t.Fatalf("fired %d sessions (want the 8 not removed), removed ones %d and %d", len(fired), fired[sessions[5]], fired[sessions[9]])
+	}
+	for s, n := range fired {
+		if n != 1 {
+			t.Fatalf("a session fired %d times", n)
+		}
+		if s.timerSlot == 0 {
+			t.Fatal("a rescheduled session is not in the wheel")
+		}
+	}
+	if b := w.buckets[1]; b.n != 8 {
+		t.Fatalf("bucket 1 holds %d, want the 8 rescheduled", b.n)
+	}
+	w.advance(7+wheelSize*5+10, 100, func(s *session) { fired[s]++ })
+	for _, n := range fired {
+		if n != 2 {
+			t.Fatalf("after a turn a session fired %d times, want 2", n)
+		}
+	}
+}
+
+// Rescheduling, the per-pong work of every session, allocates nothing and
+// leaves one link per session however often it runs.
+func TestTimerWheelRescheduleAllocatesNothing(t *testing.T) {
+	var w timerWheel
+	w.init(0, 25)
+	sessions := make([]*session, 100)
+	for i := range sessions {
+		sessions[i] = &session{}
+	}
+	at := int64(0)
+	allocs := testing.AllocsPerRun(100, func() {
+		at += 25
+		for _, s := range sessions {
+			w.schedule(s, at)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per run", allocs)
+	}
+	n := 0
+	for _, b := range w.buckets {
+		n += b.n
+	}
+	if n != len(sessions) {
+		t.Fatalf("the wheel holds %d links for %d sessions", n, len(sessions))
 	}
 }

@@ -17,7 +17,7 @@ import (
 //     both queues: "adopt" in Z's, "release" in H's. Every broadcast queued
 //     before the markers is H's to deliver, every one after them Z's.
 //  2. Z, at "adopt", takes the sockets into its rooms in holding mode: what
-//     it delivers waits in session.held.
+//     it delivers waits in pollState.held.
 //  3. H, at "release", drops the sockets from its rooms and sends Z what the
 //     session had queued for polling.
 //  4. Z, with both done, writes the polling leftovers, then the held frames,
@@ -73,7 +73,7 @@ func (cn *conn) startUpgrade(ss *session, r *request) {
 	owner := p.owner
 	p.mu.Unlock()
 	cn.probe = &probeState{ss: ss}
-	owner.run(func() {
+	ss.onOwner(owner, func() {
 		if !ss.closed {
 			ss.reschedule()
 		}
@@ -100,7 +100,7 @@ func (cn *conn) onProbeMessage(op ws.OpCode, msg []byte) {
 		p.noopAt = cn.sh.srv.nowMS() + upgradeNoopPeriod
 		owner := p.owner
 		p.mu.Unlock()
-		owner.run(func() {
+		ss.onOwner(owner, func() {
 			if !ss.closed {
 				ss.reschedule()
 			}
@@ -132,6 +132,7 @@ func (sh *shard) beginHandoff(ss *session, cn *conn) {
 		to.run(func() { cn.closeWS(0) })
 		return
 	}
+	ss.poll.left = true
 	h := &handoff{ss: ss, cn: cn, from: sh, to: to}
 	for _, sock := range ss.sockets {
 		h.members = append(h.members, handoffMember{sock.slot, append([]string(nil), sock.rooms...)})
@@ -237,9 +238,9 @@ func (sh *shard) finishHandoff(h *handoff) {
 		}
 		ss.sendText(rec)
 	}
-	if len(ss.held) > 0 {
-		cn.write(ss.held)
-		ss.held = nil
+	if p := ss.poll; len(p.held) > 0 {
+		cn.write(p.held)
+		p.held = nil
 	}
 	for _, sock := range ss.sockets {
 		sh.members[sock.slot] = member{sock: sock, ws: cn}

@@ -4,6 +4,7 @@ import (
 	"math/rand"
 	"slices"
 	"testing"
+	"unsafe"
 )
 
 func members(s *Set) []int32 {
@@ -74,11 +75,11 @@ func TestSetEmptiedBitsetReleasesWords(t *testing.T) {
 	for i := int32(0); i < 10; i++ {
 		s.Remove(i * 1000)
 	}
-	if s.words != nil || s.Len() != 0 {
-		t.Fatalf("empty set still holds %d words, len %d", len(s.words), s.Len())
+	if s.big != nil || s.Len() != 0 {
+		t.Fatalf("empty set still holds a bitset, len %d", s.Len())
 	}
 	s.Add(7)
-	if !s.Contains(7) || s.words != nil {
+	if !s.Contains(7) || s.big != nil {
 		t.Fatal("an emptied set must start small again")
 	}
 }
@@ -157,4 +158,11 @@ func BenchmarkForEach19K(b *testing.B) {
 		s.ForEach(func(slot int32) { sum += int64(slot) })
 	}
 	_ = sum
+}
+
+// Most rooms are one user's: the inline set must stay one 32-byte object.
+func TestSetIsSmall(t *testing.T) {
+	if size := unsafe.Sizeof(Set{}); size > 32 {
+		t.Fatalf("Set is %d bytes, want at most 32", size)
+	}
 }

@@ -3,24 +3,29 @@ package rooms
 import "math/bits"
 
 // smallCap is how many members a Set keeps inline before it turns into a
-// bitset. Four covers a user's own room with a few open tabs.
-const smallCap = 4
+// bitset. Five covers a user's own room with a few open tabs, and fills a
+// 32-byte Set: most rooms are one user's, so the small case is the
+// per-connection cost.
+const smallCap = 5
 
 // Set is a set of non-negative slot numbers. The zero value is empty and
 // ready to use.
 type Set struct {
-	small [smallCap]int32 // members while n <= smallCap and words == nil
-	words []uint64        // bitset once the set has outgrown small
-	n     int             // number of members
+	small [smallCap]int32 // members while n <= smallCap and big == nil
+	n     int32           // number of members
+	big   *bitset         // once the set has outgrown small
 }
 
+// bitset holds a large set's members, bit i of word i/64 for slot i.
+type bitset struct{ words []uint64 }
+
 // Len returns the number of members.
-func (s *Set) Len() int { return s.n }
+func (s *Set) Len() int { return int(s.n) }
 
 // Contains reports whether slot is a member.
 func (s *Set) Contains(slot int32) bool {
-	if s.words == nil {
-		for i := 0; i < s.n; i++ {
+	if s.big == nil {
+		for i := int32(0); i < s.n; i++ {
 			if s.small[i] == slot {
 				return true
 			}
@@ -28,7 +33,7 @@ func (s *Set) Contains(slot int32) bool {
 		return false
 	}
 	w := int(slot >> 6)
-	return w < len(s.words) && s.words[w]&(1<<(uint(slot)&63)) != 0
+	return w < len(s.big.words) && s.big.words[w]&(1<<(uint(slot)&63)) != 0
 }
 
 // Add inserts slot and reports whether it was not already a member.
@@ -36,7 +41,7 @@ func (s *Set) Add(slot int32) bool {
 	if s.Contains(slot) {
 		return false
 	}
-	if s.words == nil {
+	if s.big == nil {
 		if s.n < smallCap {
 			s.small[s.n] = slot
 			s.n++
@@ -44,13 +49,14 @@ func (s *Set) Add(slot int32) bool {
 		}
 		s.grow()
 	}
+	b := s.big
 	w := int(slot >> 6)
-	if w >= len(s.words) {
-		words := make([]uint64, w+1, max(w+1, 2*len(s.words)))
-		copy(words, s.words)
-		s.words = words
+	if w >= len(b.words) {
+		words := make([]uint64, w+1, max(w+1, 2*len(b.words)))
+		copy(words, b.words)
+		b.words = words
 	}
-	s.words[w] |= 1 << (uint(slot) & 63)
+	b.words[w] |= 1 << (uint(slot) & 63)
 	s.n++
 	return true
 }
@@ -58,19 +64,20 @@ func (s *Set) Add(slot int32) bool {
 // grow moves the inline members into a bitset.
 func (s *Set) grow() {
 	var hi int32
-	for i := 0; i < s.n; i++ {
-		hi = max(hi, s.small[i])
+	for _, slot := range s.small[:s.n] {
+		hi = max(hi, slot)
 	}
-	s.words = make([]uint64, int(hi>>6)+1)
-	for i := 0; i < s.n; i++ {
-		s.words[s.small[i]>>6] |= 1 << (uint(s.small[i]) & 63)
+	b := &bitset{words: make([]uint64, int(hi>>6)+1)}
+	for _, slot := range s.small[:s.n] {
+		b.words[slot>>6] |= 1 << (uint(slot) & 63)
 	}
+	s.big = b
 }
 
 // Remove deletes slot and reports whether it was a member.
 func (s *Set) Remove(slot int32) bool {
-	if s.words == nil {
-		for i := 0; i < s.n; i++ {
+	if s.big == nil {
+		for i := int32(0); i < s.n; i++ {
 			if s.small[i] == slot {
 				s.n--
 				s.small[i] = s.small[s.n]
@@ -81,13 +88,13 @@ func (s *Set) Remove(slot int32) bool {
 	}
 	w := int(slot >> 6)
 	bit := uint64(1) << (uint(slot) & 63)
-	if w >= len(s.words) || s.words[w]&bit == 0 {
+	if w >= len(s.big.words) || s.big.words[w]&bit == 0 {
 		return false
 	}
-	s.words[w] &^= bit
+	s.big.words[w] &^= bit
 	s.n--
 	if s.n == 0 {
-		s.words = nil
+		s.big = nil
 	}
 	return true
 }
@@ -96,13 +103,13 @@ func (s *Set) Remove(slot int32) bool {
 // Members held inline come in no particular order; a bitset yields them in
 // ascending order.
 func (s *Set) ForEach(fn func(slot int32)) {
-	if s.words == nil {
-		for i := 0; i < s.n; i++ {
-			fn(s.small[i])
+	if s.big == nil {
+		for _, slot := range s.small[:s.n] {
+			fn(slot)
 		}
 		return
 	}
-	for w, word := range s.words {
+	for w, word := range s.big.words {
 		for word != 0 {
 			b := bits.TrailingZeros64(word)
 			word &= word - 1
@@ -114,10 +121,10 @@ func (s *Set) ForEach(fn func(slot int32)) {
 // AppendTo appends every member to dst and returns it. It lets a caller take
 // a snapshot it may iterate while changing the set.
 func (s *Set) AppendTo(dst []int32) []int32 {
-	if s.words == nil {
+	if s.big == nil {
 		return append(dst, s.small[:s.n]...)
 	}
-	for w, word := range s.words {
+	for w, word := range s.big.words {
 		for word != 0 {
 			b := bits.TrailingZeros64(word)
 			word &= word - 1

@@ -51,8 +51,9 @@ func (a *app) Connect(s *engine.Socket, auth []byte) error {
 // more than it needs.
 func (a *app) Connected(s *engine.Socket) {
 	u := s.Data.(*user)
-	s.Data = userID(u.ID)
-	s.Join(userRoomPrefix + u.ID)
+	room := userRoomPrefix + u.ID
+	s.Data = userID(room[len(userRoomPrefix):]) // shares the room name's bytes
+	s.Join(room)
 	_ = s.Emit("connected", map[string]any{
 		"message":     "Connected to notification server",
 		"userId":      u.ID,
