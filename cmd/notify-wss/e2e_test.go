@@ -540,3 +540,22 @@ func TestHelpListsCommandsAndSettings(t *testing.T) {
 		}
 	}
 }
+
+// PPROF_ADDR serves Go's profiler on its own address, and only there.
+func TestProfilerOnlyWhereAsked(t *testing.T) {
+	rd := redistest.Start(t)
+	pprofAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	srv := startServer(t, rd.URL, "PPROF_ADDR="+pprofAddr)
+	resp, err := http.Get("http://" + pprofAddr + "/debug/pprof/goroutine?debug=1")
+	if err != nil {
+		t.Fatalf("profiler: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "goroutine profile:") {
+		t.Fatalf("profiler answered %d: %.200s", resp.StatusCode, body)
+	}
+	if st, _ := srv.get("/debug/pprof/"); st != http.StatusNotFound {
+		t.Fatalf("the public port serves /debug/pprof/ with %d, want 404", st)
+	}
+}

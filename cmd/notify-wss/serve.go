@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -34,6 +36,13 @@ func serveCommand(args []string, stdout, stderr io.Writer) error {
 	// memory per idle connection, close to what is live.
 	debug.SetGCPercent(cfg.GCPercent)
 	cfg.Loops = reserveProcessor(cfg.Loops)
+	if cfg.PprofAddr != "" {
+		stopProfiler, err := serveProfiler(cfg.PprofAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stopProfiler()
+	}
 
 	dev, err := prepareDevMode(cfg, log)
 	if err != nil {
@@ -141,6 +150,25 @@ func engineConfig(cfg *config, log *slog.Logger, br *bridge.Bridge) engine.Confi
 			return ""
 		},
 	}
+}
+
+// serveProfiler serves net/http/pprof on addr, off the event loops, until
+// the returned function is called.
+func serveProfiler(addr string, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("pprof: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	log.Info("profiler listening", "addr", ln.Addr().String())
+	return func() { _ = srv.Close() }, nil
 }
 
 // reserveProcessor returns the number of event loops to run (loops, or
