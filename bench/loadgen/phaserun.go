@@ -26,6 +26,14 @@ type phaseSpec struct {
 // progressEvery is how often a phase polls the workers for completion.
 const progressEvery = 20 * time.Millisecond
 
+// While no delivery arrives, a phase looks at the server's CPU every
+// busyEvery; if the server used more than busyShare of a core meanwhile, it
+// is busy with the phase, and the stall clock (Settle) starts again.
+const (
+	busyEvery = 500 * time.Millisecond
+	busyShare = 0.5
+)
+
 // runPhase publishes the phase's messages, waits until every expected
 // delivery arrived (or deliveries stall for Settle), and records metrics
 // under sp.name.
@@ -54,6 +62,7 @@ func (e *env) runPhase(ctx context.Context, sp phaseSpec) (PhaseReport, error) {
 
 	var delivered int64 = -1
 	lastChange := time.Now()
+	busyMark, busyAt := cpu0, time.Now()
 	complete := false
 	for pubErr == nil {
 		p, err := e.co.Progress()
@@ -67,6 +76,16 @@ func (e *env) runPhase(ctx context.Context, sp phaseSpec) (PhaseReport, error) {
 		}
 		if p.Delivered != delivered {
 			delivered, lastChange = p.Delivered, time.Now()
+		} else if since := time.Since(busyAt); haveCPU && since >= busyEvery {
+			// A server still working hard is not stalled: Node handles a
+			// whole burst of Redis messages before its first write callback
+			// runs, and delivers nothing new meanwhile.
+			if c, ok := e.serverCPU(); ok {
+				if c.Sub(busyMark).Total() > time.Duration(busyShare*float64(since)) {
+					lastChange = time.Now()
+				}
+				busyMark, busyAt = c, time.Now()
+			}
 		}
 		if time.Since(lastChange) > e.opt.Settle {
 			e.res.note(fmt.Sprintf("%s: deliveries stalled at %d of %d for %v", sp.name, p.Delivered, expected, e.opt.Settle))
