@@ -46,6 +46,17 @@ func (a *app) Connect(s *engine.Socket, auth []byte) error {
 	return nil
 }
 
+// connectedEvent is the "connected" greeting, keys in the order the Node
+// service sent them. A struct, not a map: no per-connection map to build
+// and sort while a reconnect storm is being served.
+type connectedEvent struct {
+	Message     string `json:"message"`
+	UserID      string `json:"userId"`
+	DisplayName string `json:"displayName"`
+	SocketID    string `json:"socketId"`
+	Timestamp   string `json:"timestamp"`
+}
+
 // Connected joins the user's own room and greets the client. From then on
 // the socket keeps only the user id: an idle connection should hold no
 // more than it needs.
@@ -54,12 +65,12 @@ func (a *app) Connected(s *engine.Socket) {
 	room := userRoomPrefix + u.ID
 	s.Data = userID(room[len(userRoomPrefix):]) // shares the room name's bytes
 	s.Join(room)
-	_ = s.Emit("connected", map[string]any{
-		"message":     "Connected to notification server",
-		"userId":      u.ID,
-		"displayName": u.DisplayName,
-		"socketId":    s.ID(),
-		"timestamp":   time.Now().UTC().Format("2006-01-02T15:04:05.000Z"),
+	_ = s.Emit("connected", connectedEvent{
+		Message:     "Connected to notification server",
+		UserID:      u.ID,
+		DisplayName: u.DisplayName,
+		SocketID:    s.ID(),
+		Timestamp:   time.Now().UTC().Format("2006-01-02T15:04:05.000Z"),
 	})
 	a.log.Debug("socket connected", "socketId", s.ID(), "userId", u.ID, "transport", s.Transport())
 }

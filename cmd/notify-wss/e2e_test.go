@@ -244,7 +244,7 @@ func TestAuthentication(t *testing.T) {
 	t.Run("valid", func(t *testing.T) {
 		ev := connect(t, d, "ok", srv.URL, wsOnly(userToken(t, "u1")))
 		c := decode(t, ev.Args[0]).(map[string]any)
-		if c["userId"] != "u1" || c["socketId"] == "" || c["timestamp"] == "" || c["message"] == "" {
+		if c["userId"] != "u1" || c["displayName"] != "User u1" || c["socketId"] == "" || c["timestamp"] == "" || c["message"] == "" {
 			t.Errorf("connected payload = %v", c)
 		}
 	})
