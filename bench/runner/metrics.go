@@ -30,7 +30,7 @@ var scenarioMetrics = map[string][]metric{
 		{"connect.gen_cpu_us_per_conn", "load generator CPU per connection (µs)", down, false},
 	},
 	"idle": {
-		{"idle.rss_per_conn_kb", "server RSS per idle connection (KB)", down, true},
+		{"idle.rss_per_conn_kb", "server RSS per idle connection (KiB)", down, true},
 		{"idle.rss_empty_mb", "server RSS, empty (MB)", none, false},
 		{"idle.rss_mb", "server RSS with all connections (MB)", none, false},
 		{"idle.srv_cpu_pct", "server CPU while idle (% of one core)", down, true},

@@ -121,6 +121,17 @@ func (s *suite) writeReport(m machine, plan []scenarioPlan) error {
 	w("## Summary\n\n")
 	s.table(&b, plan, servers)
 
+	w("\n## Targets\n\n")
+	w("The benchmark issue's targets, checked against the medians of this report.\n\n")
+	s.targetsTable(&b)
+	analysis, err := s.analysis()
+	if err != nil {
+		return err
+	}
+	if analysis != "" {
+		w("\n%s", analysis)
+	}
+
 	for _, sc := range plan {
 		w("\n## %s\n\n", sc.name)
 		w("%s\n\n", scenarioBlurb[sc.name])

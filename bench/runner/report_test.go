@@ -89,3 +89,111 @@ func TestWriteReport(t *testing.T) {
 		}
 	}
 }
+
+func TestTargetVerdicts(t *testing.T) {
+	one := func(v float64) stat { return statOf([]float64{v}) }
+	cases := []struct {
+		name            string
+		tg              target
+		nw, node, floor stat
+		met, known      bool
+	}{
+		{"at most, under", target{bound: atMost, limit: 1.5}, one(1.3), stat{}, stat{}, true, true},
+		{"at most, over", target{bound: atMost, limit: 1.5}, one(1.6), stat{}, stat{}, false, true},
+		{"at least", target{bound: atLeast, limit: 100}, one(100), stat{}, stat{}, true, true},
+		{"rate vs node, enough", target{bound: timesNode, limit: 4}, one(400), one(100), stat{}, true, true},
+		{"rate vs node, short", target{bound: timesNode, limit: 10}, one(400), one(100), stat{}, false, true},
+		{"cost vs node", target{bound: shareOfNode, limit: 4}, one(20), one(100), stat{}, true, true},
+		{"cost vs node, too high", target{bound: shareOfNode, limit: 10}, one(20), one(100), stat{}, false, true},
+		{"rate vs floor", target{bound: shareOfFloor, limit: 0.8}, one(85), stat{}, one(100), true, true},
+		{"time vs floor", target{bound: timesFloor, limit: 1.2}, one(130), stat{}, one(100), false, true},
+		{"node not measured", target{bound: timesNode, limit: 4}, one(400), stat{}, stat{}, false, false},
+		{"notify-wss not measured", target{bound: atMost, limit: 1}, stat{}, stat{}, stat{}, false, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, met, known := tc.tg.verdict(tc.nw, tc.node, tc.floor)
+			if met != tc.met || known != tc.known {
+				t.Errorf("met, known = %v, %v; want %v, %v", met, known, tc.met, tc.known)
+			}
+		})
+	}
+}
+
+func TestReportHasTargetsAndAnalysis(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "bench"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, analysisFile), []byte("## Why\n\nBecause.\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := &suite{cfg: Config{Root: dir, Out: filepath.Join(dir, "B.md"), Runs: 1, Servers: []string{NotifyWSS, Node}}, dir: dir}
+	s.records = []record{
+		{Run: 1, Server: NotifyWSS, Scenario: "unicast", Result: &loadgen.Result{Metrics: map[string]float64{"unicast.lat_p99_ms": 3, "unicast.lost": 0}}},
+		{Run: 1, Server: NotifyWSS, Scenario: "idle", Result: &loadgen.Result{Metrics: map[string]float64{"idle.rss_per_conn_kb": 1.6}}},
+		{Run: 1, Server: Node, Scenario: "idle", Result: &loadgen.Result{Metrics: map[string]float64{"idle.rss_per_conn_kb": 18}}},
+		{Run: 1, Server: NotifyWSS, Scenario: "fanout", Result: &loadgen.Result{Metrics: map[string]float64{"burst.dups": 2}}},
+	}
+	if err := s.writeReport(machine{}, []scenarioPlan{{name: "unicast", instances: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(s.cfg.Out)
+	md := string(b)
+	for _, want := range []string{
+		"| unicast: p99 ≤ 5 ms at 500/s | 3 | limit 5 | **met** |",
+		"| memory: ≤ 1.5 KiB RSS per idle connection | 1.60 | limit 1.50 | **missed** |",
+		"| memory: ≥ 9× less than Node | 1.60 | Node 18 → limit 2 | **met** |",
+		"| connect: ≥ 10× Node's connections/s | — | — | not measured |",
+		"| lost = duplicated = 0 in every scenario | 2 | every run of every scenario | **missed** |",
+		"## Why\n\nBecause.",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+// Render rebuilds a report from a results directory alone.
+func TestRender(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "bench", "results", "20261126-002143")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s := &suite{dir: dir}
+	if err := s.saveMachine(machine{CPU: "Test CPU", Cores: 2, Commit: "abc1234"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, rec := range []record{
+		{Run: 1, Server: NotifyWSS, Scenario: "idle", Result: &loadgen.Result{Metrics: map[string]float64{"idle.rss_per_conn_kb": 1.3}}},
+		{Run: 2, Server: NotifyWSS, Scenario: "idle", Result: &loadgen.Result{Metrics: map[string]float64{"idle.rss_per_conn_kb": 1.4}}},
+		{Run: 1, Server: Floor, Scenario: "idle", Result: &loadgen.Result{Metrics: map[string]float64{"idle.rss_per_conn_kb": 1.0}}},
+	} {
+		s.saveRecord(rec)
+	}
+	out := filepath.Join(root, "B.md")
+	if err := Render(Config{Root: root, Out: out}, dir); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(out)
+	md := string(b)
+	for _, want := range []string{
+		"on 2026-11-26 00:21 UTC, 2 run(s)",
+		"interleaved (notify-wss, floor)",
+		"Test CPU, 2 cores",
+		"Commit: abc1234",
+		"| server RSS per idle connection (KiB) ↓ | 1.35 [1.30..1.40] | 1 | 1.35× |",
+		"| memory: ≤ 1.5 KiB RSS per idle connection | 1.35 [1.30..1.40] | limit 1.50 | **met** |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("rendered report lacks %q:\n%s", want, md)
+		}
+	}
+	if strings.Contains(md, "## fanout") {
+		t.Error("a scenario without results is reported")
+	}
+	if err := Render(Config{Root: root, Out: out}, root); err == nil {
+		t.Error("a directory without a timestamp name was accepted")
+	}
+}

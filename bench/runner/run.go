@@ -102,6 +102,9 @@ func Run(ctx context.Context, cfg Config) error {
 		return errors.New("runner: no server left to benchmark")
 	}
 	m := describeMachine(ctx, cfg.Root)
+	if err := s.saveMachine(m); err != nil {
+		return err
+	}
 
 	rp, raddr, err := startRedis(ctx, s.ps, s.log)
 	if err != nil {

@@ -28,6 +28,7 @@ func main() {
 	var cfg runner.Config
 	var servers, scenarios string
 	var timeout time.Duration
+	var render string
 	flag.BoolVar(&cfg.Quick, "quick", false, "small sizes and 1 run (bench-quick)")
 	flag.IntVar(&cfg.Runs, "runs", 0, "runs of the whole suite (default 3, or 1 with -quick)")
 	flag.StringVar(&servers, "servers", "notify-wss,node,floor", "servers to compare, in interleaving order")
@@ -37,6 +38,7 @@ func main() {
 	flag.BoolVar(&cfg.NoBuild, "no-build", false, "use the binaries already in bin/")
 	flag.StringVar(&cfg.Secret, "secret", "bench-secret", "JWT secret shared by servers and load generator")
 	flag.DurationVar(&timeout, "timeout", 0, "stop everything after this long (default 10m with -quick, 4h otherwise)")
+	flag.StringVar(&render, "render", "", "only rewrite the report from an earlier run's results directory (bench/results/<timestamp>)")
 	flag.Parse()
 
 	root, err := repoRoot()
@@ -48,6 +50,13 @@ func main() {
 	cfg.Servers = split(servers)
 	cfg.Scenarios = split(scenarios)
 	cfg.Progress = os.Stderr
+	if render != "" {
+		if err := runner.Render(cfg, render); err != nil {
+			fmt.Fprintln(os.Stderr, "benchrun:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if timeout == 0 {
 		timeout = 4 * time.Hour
 		if cfg.Quick {
