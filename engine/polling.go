@@ -300,7 +300,6 @@ func (ss *session) pollConnClosed(cn *conn) {
 	}
 }
 
-// run runs f on the shard's loop, after the current callback.
 // onOwner runs f on owner, the session's polling loop, unless by then the
 // session has begun moving to a WebSocket's loop: from beginHandoff on,
 // only that loop may touch it (its timers, sockets and rooms).
@@ -312,6 +311,7 @@ func (ss *session) onOwner(owner *shard, f func()) {
 	})
 }
 
+// run runs f on the shard's loop, after the current callback.
 func (sh *shard) run(f func()) {
 	_ = sh.loop.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
 		f()

@@ -357,12 +357,21 @@ func (h *gnetHandler) OnClose(c gnet.Conn, err error) gnet.Action {
 	return gnet.None
 }
 
+// catchUpTick is the tick period while a loop has more timers due than one
+// task handles (timerBatch).
+const catchUpTick = time.Millisecond
+
 // OnTick runs on gnet's ticker goroutine: it only schedules each loop's
 // timer task.
 func (h *gnetHandler) OnTick() (time.Duration, gnet.Action) {
 	srv := h.srv
+	behind := false
 	for _, sh := range *srv.shards.Load() {
+		behind = behind || sh.behind.Load()
 		sh.scheduleTick()
+	}
+	if behind {
+		return catchUpTick, gnet.None
 	}
 	if since := srv.nowMS() - srv.lastUpgrade.Load(); since <= srv.cfg.UpgradeTimeout.Milliseconds()+upgradeNoopPeriod {
 		return srv.fineTick, gnet.None

@@ -79,8 +79,8 @@ func newSession(sh *shard, hs *Handshake, raw bool) *session {
 		hs:          hs,
 		heartbeatAt: now + sh.srv.cfg.PingInterval.Milliseconds(),
 		connectBy:   now + sh.srv.cfg.ConnectTimeout.Milliseconds(),
+		raw:         raw,
 	}
-	ss.raw = raw
 	sh.srv.counters.sessions.Add(1)
 	ss.reschedule()
 	return ss

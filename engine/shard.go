@@ -30,6 +30,7 @@ type shard struct {
 	spare     []queued // the other half of the double buffer, drain-owned
 	scheduled atomic.Bool
 	ticking   atomic.Bool
+	behind    atomic.Bool // the last timer task stopped at timerBatch with sessions still due
 
 	// httpConns are the plain HTTP connections, with when each was last
 	// active (server ms), swept for idleness once a second.
@@ -75,8 +76,8 @@ type queued struct {
 	release bool // the handoff marker is "release" (else "adopt")
 }
 
-// drainBatch bounds how many queued broadcasts one drain writes before it
-// lets the loop go back to epoll; the rest are picked up by the next drain.
+// drainBatch bounds how many queued broadcasts one drain writes; the rest
+// are picked up by the next drain.
 const drainBatch = 256
 
 func newShard(srv *Server, loop gnet.EventLoop, idx int) *shard {
@@ -118,8 +119,11 @@ func (sh *shard) enqueue(room string, m Message, h *handoff, release bool) {
 // to the same room are coalesced: their frames are concatenated once and
 // written to each member with one write. One drain writes at most
 // drainBatch broadcasts and about a quarter of MaxOutbound per member, then
-// lets the loop flush sockets before the next drain, so a burst does not
-// make a reader that keeps up look like a slow consumer.
+// queues the next drain. gnet runs that one in the same pass of its task
+// queue, before the next epoll_wait, so the bounds limit the work of one
+// task, not the time between reads; what keeps a burst from making a
+// reader that keeps up look like a slow consumer is writeShared flushing a
+// backlog before it judges it.
 func (sh *shard) drain() {
 	budget := sh.srv.cfg.MaxOutbound / 4
 	sh.qmu.Lock()
@@ -228,17 +232,18 @@ func (sh *shard) scheduleTick() {
 }
 
 // timerBatch bounds the sessions one timer task handles (pings are a
-// write each) before the loop gets back to deliveries and reads; the rest
-// follow in the next task, at once. Without it the pings of every client
-// that connected in the same second go out in one stall.
-const timerBatch = 64
+// write each, a few µs) before the loop gets back to reads and deliveries.
+// The rest wait for the next tick, which comes after catchUpTick while any
+// loop is behind. Re-queueing the task at once would not yield: gnet runs
+// tasks queued by a task in the same pass, before the next epoll_wait. Without
+// the bound, the pings of every client that connected in the same second
+// go out in one stall (after a reconnect storm, every 25 s).
+const timerBatch = 256
 
 func (sh *shard) onTick() {
 	sh.ticking.Store(false)
 	now := sh.srv.nowMS()
-	if sh.timers.advance(now, timerBatch, sh.fireTimer) {
-		sh.scheduleTick()
-	}
+	sh.behind.Store(sh.timers.advance(now, timerBatch, sh.fireTimer))
 	if now >= sh.nextSweep {
 		sh.nextSweep = now + httpSweepPeriod
 		sh.sweepIdleHTTP(now)

@@ -3,6 +3,7 @@ package engine
 import (
 	"math/rand"
 	"testing"
+	"time"
 )
 
 // Every session fires once, at the first advance at or after its deadline,
@@ -151,5 +152,29 @@ func TestTimerWheelRescheduleAllocatesNothing(t *testing.T) {
 	}
 	if n != len(sessions) {
 		t.Fatalf("the wheel holds %d links for %d sessions", n, len(sessions))
+	}
+}
+
+// A loop's timer task fires at most timerBatch sessions and says it is
+// behind; it does not re-queue itself (gnet would run that in the same
+// pass, before any read or delivery), the next tick finishes the rest.
+func TestTimerTaskYieldsAfterABatch(t *testing.T) {
+	srv := New(Config{}, &testHandler{})
+	sh := newShard(srv, nil, 0)
+	fired := 0
+	sh.fireTimer = func(*session) { fired++ }
+	due := srv.nowMS()
+	for range 2*timerBatch + 88 {
+		sh.timers.schedule(&session{}, due)
+	}
+	time.Sleep(3 * srv.fineTick) // a bucket is processed once its whole tick has passed
+	for i, want := range []struct {
+		fired  int
+		behind bool
+	}{{timerBatch, true}, {2 * timerBatch, true}, {2*timerBatch + 88, false}} {
+		sh.onTick()
+		if fired != want.fired || sh.behind.Load() != want.behind {
+			t.Fatalf("tick %d: fired %d, behind %v; want %d, %v", i+1, fired, sh.behind.Load(), want.fired, want.behind)
+		}
 	}
 }
