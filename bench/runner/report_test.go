@@ -197,3 +197,18 @@ func TestRender(t *testing.T) {
 		t.Error("a directory without a timestamp name was accepted")
 	}
 }
+
+// A quick run is too small for the targets: it says so instead of
+// judging them, and leaves the full run's analysis out.
+func TestQuickReportDoesNotJudgeTargets(t *testing.T) {
+	dir := t.TempDir()
+	s := &suite{cfg: Config{Root: dir, Out: filepath.Join(dir, "B.md"), Runs: 1, Quick: true, Servers: []string{NotifyWSS}}, dir: dir}
+	s.records = []record{{Run: 1, Server: NotifyWSS, Scenario: "idle", Result: &loadgen.Result{Metrics: map[string]float64{"idle.rss_per_conn_kb": 3}}}}
+	if err := s.writeReport(machine{}, []scenarioPlan{{name: "idle", instances: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(s.cfg.Out)
+	if md := string(b); strings.Contains(md, "**missed**") || !strings.Contains(md, "Checked only by the full run") {
+		t.Errorf("quick report judges targets:\n%s", md)
+	}
+}
