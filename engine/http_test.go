@@ -159,3 +159,25 @@ func FuzzPollBody(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkUpgrade measures the WebSocket handshake of every connection:
+// parsing the upgrade request and writing the 101 answer.
+func BenchmarkUpgrade(b *testing.B) {
+	sh := newShard(New(Config{}, &testHandler{}), nil, 0)
+	cn := &conn{gc: &discardConn{}, sh: sh}
+	req := []byte("GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: localhost:8080\r\n" +
+		"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+		"Sec-WebSocket-Version: 13\r\nOrigin: http://localhost:3000\r\n\r\n")
+	b.ReportAllocs()
+	b.SetBytes(int64(len(req)))
+	for b.Loop() {
+		var r request
+		if ok, err := parseRequest(req, &r); !ok || err != nil {
+			b.Fatalf("parse: %v %v", ok, err)
+		}
+		cn.ws = false
+		if !cn.upgrade(&r, nil) {
+			b.Fatal("upgrade refused")
+		}
+	}
+}
