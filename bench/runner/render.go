@@ -49,9 +49,9 @@ func Render(cfg Config, dir string) error {
 	if err := s.loadRecords(filepath.Join(dir, "results.jsonl")); err != nil {
 		return err
 	}
-	all := fullPlan()
-	if cfg.Quick {
-		all = quickPlan()
+	all, err := selectPlan(cfg)
+	if err != nil {
+		return err
 	}
 	var plan []scenarioPlan
 	for _, sc := range all {

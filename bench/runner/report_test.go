@@ -93,26 +93,26 @@ func TestWriteReport(t *testing.T) {
 func TestTargetVerdicts(t *testing.T) {
 	one := func(v float64) stat { return statOf([]float64{v}) }
 	cases := []struct {
-		name            string
-		tg              target
-		nw, node, floor stat
-		met, known      bool
+		name       string
+		tg         target
+		nw, other  stat
+		met, known bool
 	}{
-		{"at most, under", target{bound: atMost, limit: 1.5}, one(1.3), stat{}, stat{}, true, true},
-		{"at most, over", target{bound: atMost, limit: 1.5}, one(1.6), stat{}, stat{}, false, true},
-		{"at least", target{bound: atLeast, limit: 100}, one(100), stat{}, stat{}, true, true},
-		{"rate vs node, enough", target{bound: timesNode, limit: 4}, one(400), one(100), stat{}, true, true},
-		{"rate vs node, short", target{bound: timesNode, limit: 10}, one(400), one(100), stat{}, false, true},
-		{"cost vs node", target{bound: shareOfNode, limit: 4}, one(20), one(100), stat{}, true, true},
-		{"cost vs node, too high", target{bound: shareOfNode, limit: 10}, one(20), one(100), stat{}, false, true},
-		{"rate vs floor", target{bound: shareOfFloor, limit: 0.8}, one(85), stat{}, one(100), true, true},
-		{"time vs floor", target{bound: timesFloor, limit: 1.2}, one(130), stat{}, one(100), false, true},
-		{"node not measured", target{bound: timesNode, limit: 4}, one(400), stat{}, stat{}, false, false},
-		{"notify-wss not measured", target{bound: atMost, limit: 1}, stat{}, stat{}, stat{}, false, false},
+		{"at most, under", target{factor: 1.5}, one(1.3), stat{}, true, true},
+		{"at most, over", target{factor: 1.5}, one(1.6), stat{}, false, true},
+		{"at least", target{factor: 100, atLeast: true}, one(100), stat{}, true, true},
+		{"rate vs node, enough", target{against: Node, factor: 4, atLeast: true}, one(400), one(100), true, true},
+		{"rate vs node, short", target{against: Node, factor: 10, atLeast: true}, one(400), one(100), false, true},
+		{"cost vs node", target{against: Node, factor: 0.25}, one(20), one(100), true, true},
+		{"cost vs node, too high", target{against: Node, factor: 0.1}, one(20), one(100), false, true},
+		{"rate vs floor", target{against: Floor, factor: 0.8, atLeast: true}, one(85), one(100), true, true},
+		{"time vs floor", target{against: Floor, factor: 1.2}, one(130), one(100), false, true},
+		{"node not measured", target{against: Node, factor: 4, atLeast: true}, one(400), stat{}, false, false},
+		{"notify-wss not measured", target{factor: 1}, stat{}, stat{}, false, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, met, known := tc.tg.verdict(tc.nw, tc.node, tc.floor)
+			_, met, known := tc.tg.verdict(tc.nw, tc.other)
 			if met != tc.met || known != tc.known {
 				t.Errorf("met, known = %v, %v; want %v, %v", met, known, tc.met, tc.known)
 			}
