@@ -67,10 +67,6 @@ type Config struct {
 	// Logger receives the server's and gnet's logs. Zero value means
 	// slog.Default().
 	Logger *slog.Logger
-	// HealthExtra, when set, adds fields to the /health answer (for
-	// example the Redis state). It is called from an event loop and must
-	// be quick and safe from any goroutine.
-	HealthExtra func() map[string]any
 	// Ready, when set, decides /ready: it returns "" when the server may
 	// take traffic, or the reason it may not. Zero value means always ready
 	// (until shutdown).
@@ -85,7 +81,7 @@ type Config struct {
 	// call, which runs on the session's loop. Zero value drops messages.
 	RawMessage func(s *RawSession, data []byte, binary bool)
 	// HTTPHandler, when set, serves GET requests for paths the engine does
-	// not own (for example /metrics). It returns false for paths it does
+	// not own (for example /health and /metrics). It returns false for paths it does
 	// not know either, which get a 404. Called on an event loop.
 	HTTPHandler func(path string, w *Response) bool
 	// OnWritten, when set, is called on an event loop once per broadcast

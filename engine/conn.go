@@ -152,7 +152,7 @@ func (cn *conn) writeShared(p []byte) bool {
 		cn.sh.counters.SlowConsumers.Add(1)
 		cn.sh.srv.log.Warn("slow consumer disconnected",
 			"sid", cn.sess.sid, "buffered", cn.gc.OutboundBuffered(), "cap", cn.sh.srv.cfg.MaxOutbound)
-		cn.sess.close(reasonSlowConsumer)
+		cn.sess.close(CloseSlowConsumer)
 		return false
 	}
 	return cn.write(p)
@@ -202,7 +202,7 @@ func (cn *conn) readFrame(buf []byte) (int, gnet.Action) {
 	if h.Length > maxPayload || (cn.frag != nil && int64(len(cn.frag.data))+h.Length > maxPayload) {
 		cn.sh.srv.log.Debug("websocket message over maxPayload", "length", h.Length)
 		if cn.sess != nil {
-			cn.sess.closeWith(reasonTransportError, ws.StatusMessageTooBig)
+			cn.sess.closeWith(CloseTransportError, ws.StatusMessageTooBig)
 		} else {
 			cn.closeWS(ws.StatusMessageTooBig)
 		}
@@ -219,7 +219,7 @@ func (cn *conn) readFrame(buf []byte) (int, gnet.Action) {
 	case ws.OpClose:
 		// Echo an empty close frame, as Node does, and end the session.
 		if cn.sess != nil {
-			cn.sess.closeWith(reasonTransportClose, 0)
+			cn.sess.closeWith(CloseTransportClose, 0)
 		} else {
 			cn.closeWS(0)
 		}
@@ -271,7 +271,7 @@ func (cn *conn) onMessage(op ws.OpCode, msg []byte) {
 func (cn *conn) protocolError(err error) {
 	cn.sh.srv.log.Debug("websocket protocol error", "err", err)
 	if cn.sess != nil {
-		cn.sess.closeWith(reasonTransportError, ws.StatusProtocolError)
+		cn.sess.closeWith(CloseTransportError, ws.StatusProtocolError)
 		return
 	}
 	cn.closeWS(ws.StatusProtocolError)
@@ -316,8 +316,6 @@ func (cn *conn) route(r *request, body []byte) {
 		cn.serveEngineIO(r, body, false)
 	case srv.cfg.RawPath != "" && bytes.HasPrefix(path, []byte(srv.cfg.RawPath)):
 		cn.serveEngineIO(r, body, true)
-	case string(path) == "/health" && string(r.method) == "GET":
-		cn.reply(r, 200, "application/json", srv.healthJSON())
 	case string(path) == "/ready" && string(r.method) == "GET":
 		if reason := srv.notReady(); reason != "" {
 			cn.reply(r, 503, "application/json", jsonObject("status", "unavailable", "reason", reason))

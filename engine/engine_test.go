@@ -56,7 +56,7 @@ func (h *testHandler) Event(s *Socket, ev *Event) {
 	}
 }
 
-func (h *testHandler) Disconnect(*Socket, string) { h.disconnects.Add(1) }
+func (h *testHandler) Disconnect(*Socket, CloseReason) { h.disconnects.Add(1) }
 
 // testMessage is a Message for Broadcast.
 type testMessage struct {
@@ -476,7 +476,7 @@ func TestHTTPErrors(t *testing.T) {
 	})
 	t.Run("pipelined requests", func(t *testing.T) {
 		c := dial(t, srv)
-		c.send([]byte("GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\nGET /ready HTTP/1.1\r\nHost: x\r\n\r\n"), false)
+		c.send([]byte("GET /ready HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\nGET /ready HTTP/1.1\r\nHost: x\r\n\r\n"), false)
 		for _, want := range []int{200, 404, 200} {
 			if r := c.readResponse(); r.status != want {
 				t.Fatalf("status %d, want %d", r.status, want)

@@ -112,7 +112,7 @@ func (cn *conn) pollGet(ss *session, r *request) {
 		owner := p.owner
 		p.mu.Unlock()
 		cn.replyHeaders(r, 400, "", cn.sh.corsBuf, nil)
-		ss.onOwner(owner, func() { ss.close(reasonTransportError) })
+		ss.onOwner(owner, func() { ss.close(CloseTransportError) })
 	case len(p.out) > 0 || p.closing:
 		body := cn.takeOut(p)
 		closing := p.closing
@@ -161,7 +161,7 @@ func (cn *conn) pollPost(ss *session, r *request, body []byte) {
 	if bytes.HasPrefix(r.contentType, []byte("application/octet-stream")) {
 		// EIO4 sends binary as base64 text; a binary body is an error.
 		cn.replyHeaders(r, 400, "", cn.sh.corsBuf, nil)
-		ss.onOwner(owner, func() { ss.close(reasonTransportError) })
+		ss.onOwner(owner, func() { ss.close(CloseTransportError) })
 		return
 	}
 	if owner == cn.sh {
@@ -179,13 +179,13 @@ func (ss *session) onPollBody(body []byte) {
 	for rest := body; !ss.closed; {
 		rec, next, ok := eio.NextRecord(rest)
 		if !ok {
-			ss.close(reasonParseError)
+			ss.close(CloseParseError)
 			return
 		}
 		if eio.IsBase64Message(rec) {
 			bin, err := eio.DecodeBase64Message(nil, rec)
 			if err != nil {
-				ss.close(reasonParseError)
+				ss.close(CloseParseError)
 				return
 			}
 			ss.onBinary(bin)
@@ -261,21 +261,21 @@ func (cn *conn) resume() {
 // as engine.io does. A parked GET is answered now: with "1", or with "6"
 // when the client itself sent "1". With no GET parked, the sid is forgotten
 // at once (the next request gets "Session ID unknown"), except after a
-// server-side close (forced close, shutdown), whose "1" waits for the next
+// server-side close (see CloseReason.serverInitiated), whose "1" waits for the next
 // GET for at most a ping period.
-func (ss *session) closePolling(reason string) {
+func (ss *session) closePolling(reason CloseReason) {
 	p := ss.poll
 	if p == nil {
 		return
 	}
 	p.mu.Lock()
 	p.closing = true
-	p.closeNoop = reason == reasonTransportClose
+	p.closeNoop = reason == CloseTransportClose
 	parked := p.get != nil
 	ss.kickLocked()
 	p.mu.Unlock()
 	srv := ss.sh.srv
-	if !parked && reason != reasonForcedClose && reason != reasonShutdown {
+	if !parked && !reason.serverInitiated() {
 		srv.forgetSession(ss)
 		return
 	}
@@ -296,7 +296,7 @@ func (ss *session) pollConnClosed(cn *conn) {
 	owner, closing := p.owner, p.closing
 	p.mu.Unlock()
 	if wasParked && !closing {
-		ss.onOwner(owner, func() { ss.close(reasonTransportError) })
+		ss.onOwner(owner, func() { ss.close(CloseTransportError) })
 	}
 }
 

@@ -39,7 +39,8 @@ type Server struct {
 
 	eng      gnet.Engine
 	booted   chan struct{}
-	draining atomic.Bool
+	draining atomic.Bool // Drain or Shutdown began: no new sessions
+	stopping atomic.Bool // Shutdown began: no new connections
 	// lastUpgrade is when (server ms) a WebSocket upgrade last started;
 	// timers tick finely until it must be over.
 	lastUpgrade atomic.Int64
@@ -134,12 +135,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return errors.New("engine: shutdown before the server started")
 	}
 	s.draining.Store(true)
-	for _, sh := range *s.shards.Load() {
-		_ = sh.loop.Execute(ctx, gnet.RunnableFunc(func(context.Context) error {
-			sh.closeAll()
-			return nil
-		}))
-	}
+	s.stopping.Store(true)
+	s.closeEverySession(ctx)
 	// Give the close frames a moment to leave; sessions count down as the
 	// loops close them.
 	wait := time.NewTicker(10 * time.Millisecond)
@@ -241,8 +238,9 @@ func (s *Server) markRoom(room string, idx int, on bool) {
 	}
 }
 
-// roomNames returns up to limit room names and the total room count.
-func (s *Server) roomNames(limit int) ([]string, int) {
+// RoomNames returns up to limit names of rooms with members, and the total
+// number of such rooms. Safe from any goroutine.
+func (s *Server) RoomNames(limit int) ([]string, int) {
 	s.roomMu.RLock()
 	defer s.roomMu.RUnlock()
 	names := make([]string, 0, min(limit, len(s.roomShards)))
@@ -331,7 +329,7 @@ func (h *gnetHandler) OnBoot(eng gnet.Engine) gnet.Action {
 }
 
 func (h *gnetHandler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
-	if h.srv.draining.Load() {
+	if h.srv.stopping.Load() {
 		return nil, gnet.Close
 	}
 	sh := h.srv.shardFor(c.EventLoop())

@@ -10,20 +10,6 @@ import (
 	"github.com/notify-wss/notify-wss/eio"
 )
 
-// Close reasons, as engine.io names them; the handler's Disconnect receives
-// them and logs and metrics use the same words.
-const (
-	reasonTransportClose = "transport close"
-	reasonTransportError = "transport error"
-	reasonParseError     = "parse error"
-	reasonPingTimeout    = "ping timeout"
-	reasonForcedClose    = "forced close"
-	reasonShutdown       = "server shutting down"
-	reasonSlowConsumer   = "slow consumer"
-	reasonClientClose    = "client namespace disconnect"
-	reasonServerClose    = "server namespace disconnect"
-)
-
 // session is one Engine.IO connection. It lives on the loop of its shard:
 // the loop that accepted it over WebSocket, or that handled its polling
 // handshake. Everything but the polling transport state (see polling.go)
@@ -39,7 +25,11 @@ type session struct {
 
 	// Timers, in server milliseconds (Server.nowMS). heartbeatAt is when
 	// the next ping is due or, while waitingPong, when the pong is.
-	heartbeatAt, connectBy    int64
+	// deadline is, until a socket connects, the connect timeout; after,
+	// when the application said the session's credentials expire (0:
+	// never; see Socket.SetExpiry). One field serves both, so an idle
+	// session stays in its size class.
+	heartbeatAt, deadline     int64
 	timer                     timerLinks // in sh.timers
 	timerSlot                 int32      // ditto
 	waitingPong, pongExtended bool
@@ -78,7 +68,7 @@ func newSession(sh *shard, hs *Handshake, raw bool) *session {
 		sh:          sh,
 		hs:          hs,
 		heartbeatAt: now + sh.srv.cfg.PingInterval.Milliseconds(),
-		connectBy:   now + sh.srv.cfg.ConnectTimeout.Milliseconds(),
+		deadline:    now + sh.srv.cfg.ConnectTimeout.Milliseconds(),
 		raw:         raw,
 	}
 	sh.srv.counters.sessions.Add(1)
@@ -137,7 +127,7 @@ func (ss *session) onPacket(msg []byte) {
 	}
 	t, data, err := eio.ParsePacket(msg)
 	if err != nil {
-		ss.close(reasonParseError)
+		ss.close(CloseParseError)
 		return
 	}
 	if t != eio.PacketPong {
@@ -153,10 +143,10 @@ func (ss *session) onPacket(msg []byte) {
 		}
 		ss.onSocketIO(data)
 	case eio.PacketClose:
-		ss.close(reasonTransportClose)
+		ss.close(CloseTransportClose)
 	default: // EIO4 clients never ping; "5" is valid only on a probe
 
-		ss.close(reasonParseError)
+		ss.close(CloseParseError)
 	}
 }
 
@@ -173,7 +163,7 @@ func (ss *session) onBinary(data []byte) {
 	}
 	pb := ss.bin
 	if pb == nil { // socket.io's decoder refuses it: see onSocketIO
-		ss.close(reasonForcedClose)
+		ss.close(CloseForced)
 		return
 	}
 	pb.attachments = append(pb.attachments, append([]byte(nil), data...))
@@ -212,14 +202,18 @@ func (ss *session) onTimer() {
 		return
 	}
 	now := ss.sh.srv.nowMS()
-	if !ss.raw && len(ss.sockets) == 0 && now >= ss.connectBy {
-		ss.close(reasonForcedClose)
+	if !ss.raw && len(ss.sockets) == 0 && now >= ss.deadline {
+		ss.close(CloseConnectTimeout)
+		return
+	}
+	if len(ss.sockets) > 0 && ss.deadline > 0 && now >= ss.deadline {
+		ss.closeWith(CloseTokenExpired, ws.StatusPolicyViolation)
 		return
 	}
 	ss.onUpgradeTimer(now)
 	if ss.waitingPong {
 		if now >= ss.heartbeatAt {
-			ss.close(reasonPingTimeout)
+			ss.close(ClosePingTimeout)
 			return
 		}
 	} else if now >= ss.heartbeatAt {
@@ -233,8 +227,8 @@ func (ss *session) onTimer() {
 // reschedule arms the timer for the session's next deadline.
 func (ss *session) reschedule() {
 	next := ss.heartbeatAt
-	if !ss.raw && len(ss.sockets) == 0 {
-		next = min(next, ss.connectBy)
+	if ss.deadline > 0 && (!ss.raw || len(ss.sockets) > 0) {
+		next = min(next, ss.deadline)
 	}
 	if at := ss.upgradeDeadline(); at > 0 {
 		next = min(next, at)
@@ -243,12 +237,12 @@ func (ss *session) reschedule() {
 }
 
 // close ends the session; a WebSocket gets an empty close frame.
-func (ss *session) close(reason string) { ss.closeWith(reason, 0) }
+func (ss *session) close(reason CloseReason) { ss.closeWith(reason, 0) }
 
 // closeWith ends the session: every socket is disconnected (without a
 // Socket.IO DISCONNECT packet) and the transport is closed, a WebSocket
 // with close code code (0: empty close frame).
-func (ss *session) closeWith(reason string, code ws.StatusCode) {
+func (ss *session) closeWith(reason CloseReason, code ws.StatusCode) {
 	if ss.closed {
 		return
 	}
@@ -262,21 +256,22 @@ func (ss *session) closeWith(reason string, code ws.StatusCode) {
 
 // shutdown closes the session for a server shutdown: WebSocket close 1001
 // ("going away"), so clients reconnect to another instance.
-func (ss *session) shutdown() { ss.closeWith(reasonShutdown, ws.StatusGoingAway) }
+func (ss *session) shutdown() { ss.closeWith(CloseShutdown, ws.StatusGoingAway) }
 
 // transportClosed is called when the WebSocket under the session closed.
 func (ss *session) transportClosed(cn *conn) {
 	if ss.ws != cn {
 		return
 	}
-	ss.teardown(reasonTransportClose)
+	ss.teardown(CloseTransportClose)
 	ss.ws = nil
-	ss.closePolling(reasonTransportClose)
+	ss.closePolling(CloseTransportClose)
 }
 
 // teardown disconnects every socket and forgets the session.
-func (ss *session) teardown(reason string) {
+func (ss *session) teardown(reason CloseReason) {
 	ss.closed = true
+	ss.sh.counters.Disconnects[reason].Add(1)
 	for len(ss.sockets) > 0 {
 		ss.removeSocket(ss.sockets[len(ss.sockets)-1], reason)
 	}

@@ -42,6 +42,8 @@ type shard struct {
 	tickTask  gnet.Runnable
 	fireTimer func(*session) // session.onTimer, bound once
 
+	drainCursor int // the next slot closeSome looks at
+
 	batchConn *conn  // the connection whose traffic is being handled
 	batchBuf  []byte // what it is answered, written once at the end
 
@@ -347,11 +349,16 @@ type loopCounters struct {
 	Joins         atomic.Uint64 // room joins
 	Leaves        atomic.Uint64 // room leaves
 	AuthFailures  atomic.Uint64 // CONNECT refused by the handler
+	// Disconnects counts sessions ended, and sockets disconnected from
+	// their namespace while the session went on, by reason.
+	Disconnects [NumCloseReasons]atomic.Uint64
 }
 
 // Counters is a snapshot of the loops' cumulative counters.
 type Counters struct {
 	Accepted, Deliveries, BytesWritten, SlowConsumers, Joins, Leaves, AuthFailures uint64
+	// Disconnects is indexed by CloseReason.
+	Disconnects [NumCloseReasons]uint64
 }
 
 func (c *Counters) add(o *loopCounters) {
@@ -362,4 +369,7 @@ func (c *Counters) add(o *loopCounters) {
 	c.Joins += o.Joins.Load()
 	c.Leaves += o.Leaves.Load()
 	c.AuthFailures += o.AuthFailures.Load()
+	for r := range c.Disconnects {
+		c.Disconnects[r] += o.Disconnects[r].Load()
+	}
 }

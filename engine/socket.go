@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/notify-wss/notify-wss/eio"
 )
@@ -22,7 +23,7 @@ type Handler interface {
 	// Event handles one client event.
 	Event(s *Socket, ev *Event)
 	// Disconnect runs once when the socket goes away, with the reason.
-	Disconnect(s *Socket, reason string)
+	Disconnect(s *Socket, reason CloseReason)
 }
 
 // ConnectError refuses a CONNECT with a message and optional data, which
@@ -139,6 +140,45 @@ func (s *Socket) Leave(room string) {
 	s.sess.sh.leave(key, s)
 }
 
+// SetExpiry makes the session end at t, with CloseTokenExpired: a
+// transport close (WebSocket close 1008, the polling close packet), not a
+// Socket.IO DISCONNECT, so the client reconnects and authenticates afresh.
+// A zero t removes the deadline. It applies to the whole session, which
+// carries one socket in practice. Call it once the socket is connected
+// (from Connected or Event).
+func (s *Socket) SetExpiry(t time.Time) {
+	ss := s.sess
+	if s.slot < 0 || ss.closed {
+		return
+	}
+	ss.deadline = 0
+	if !t.IsZero() {
+		// At least 1 ms: 0 means "none".
+		ss.deadline = max(t.Sub(ss.sh.srv.start).Milliseconds(), 1)
+	}
+	ss.reschedule()
+}
+
+// Expiry returns when the session ends for its credentials, or the zero
+// time when it has no such deadline.
+func (s *Socket) Expiry() time.Time {
+	ss := s.sess
+	if s.slot < 0 || ss.deadline == 0 {
+		return time.Time{}
+	}
+	return ss.sh.srv.start.Add(time.Duration(ss.deadline) * time.Millisecond)
+}
+
+// CloseTransport ends the socket's whole session at the transport level
+// with reason, without a Socket.IO DISCONNECT: the client sees "transport
+// close" and reconnects, as after a network failure.
+func (s *Socket) CloseTransport(reason CloseReason) {
+	if s.slot < 0 || s.sess.closed {
+		return
+	}
+	s.sess.close(reason)
+}
+
 // InRoom reports whether the socket is in room.
 func (s *Socket) InRoom(room string) bool { return slices.Contains(s.rooms, s.roomKey(room)) }
 
@@ -193,9 +233,9 @@ func (s *Socket) Disconnect(closeTransport bool) {
 		return
 	}
 	s.send(eio.SIOPacket{Type: eio.SIODisconnect, ID: eio.NoAckID}, nil)
-	ss.removeSocket(s, reasonServerClose)
+	ss.removeSocket(s, CloseServerNamespace)
 	if closeTransport {
-		ss.close(reasonForcedClose)
+		ss.close(CloseForced)
 	}
 }
 
@@ -223,13 +263,13 @@ func (ss *session) sendSIO(p eio.SIOPacket, attachments [][]byte) {
 // with conn.close(): a forced close, not an Engine.IO parse error.
 func (ss *session) onSocketIO(data []byte) {
 	if ss.bin != nil { // text while attachments are awaited
-		ss.close(reasonForcedClose)
+		ss.close(CloseForced)
 		return
 	}
 	p, err := eio.DecodeSIO(data)
 	if err != nil {
 		ss.sh.srv.log.Debug("bad socket.io packet", "sid", ss.sid, "err", err)
-		ss.close(reasonForcedClose)
+		ss.close(CloseForced)
 		return
 	}
 	switch p.Type {
@@ -237,24 +277,24 @@ func (ss *session) onSocketIO(data []byte) {
 		ss.connect(p.Namespace, p.Data)
 	case eio.SIODisconnect:
 		if sock := ss.socketFor(p.Namespace); sock != nil {
-			ss.removeSocket(sock, reasonClientClose)
+			ss.removeSocket(sock, CloseClientNamespace)
 		}
 	case eio.SIOEvent, eio.SIOAck:
 		if ss.socketFor(p.Namespace) == nil {
-			ss.close(reasonForcedClose)
+			ss.close(CloseForced)
 			return
 		}
 		ss.dispatch(p, nil)
 	case eio.SIOBinaryEvent, eio.SIOBinaryAck:
 		if ss.socketFor(p.Namespace) == nil {
-			ss.close(reasonForcedClose)
+			ss.close(CloseForced)
 			return
 		}
 		raw := append([]byte(nil), data...)
 		kept, _ := eio.DecodeSIO(raw) // same bytes: cannot fail
 		ss.bin = &pendingBinary{packet: kept, raw: raw}
 	default:
-		ss.close(reasonForcedClose)
+		ss.close(CloseForced)
 	}
 }
 
@@ -270,7 +310,7 @@ func (ss *session) dispatch(p eio.SIOPacket, attachments [][]byte) {
 	}
 	name, err := eio.EventName(p.Data)
 	if err != nil {
-		ss.close(reasonForcedClose)
+		ss.close(CloseForced)
 		return
 	}
 	ev := Event{Name: name, Data: p.Data, ID: p.ID, Attachments: attachments}
@@ -311,6 +351,9 @@ func (ss *session) connect(ns, auth []byte) {
 		return
 	}
 	ss.sockets = append(ss.sockets, sock)
+	if len(ss.sockets) == 1 {
+		ss.deadline = 0 // connected: no connect timeout, no expiry yet
+	}
 	ss.sh.allocSlot(sock, ss.directWS())
 	srv.counters.sockets.Add(1)
 	reply.Type = eio.SIOConnect
@@ -338,7 +381,7 @@ func connectErrorJSON(err error) []byte {
 }
 
 // removeSocket disconnects sock: rooms left, slot freed, handler told.
-func (ss *session) removeSocket(sock *Socket, reason string) {
+func (ss *session) removeSocket(sock *Socket, reason CloseReason) {
 	i := slices.Index(ss.sockets, sock)
 	if i < 0 {
 		return
@@ -352,5 +395,8 @@ func (ss *session) removeSocket(sock *Socket, reason string) {
 	sh.freeSlot(sock.slot)
 	sock.slot = -1
 	sh.srv.counters.sockets.Add(-1)
+	if !ss.closed { // a session's end is counted once, by teardown
+		sh.counters.Disconnects[reason].Add(1)
+	}
 	sh.srv.handler.Disconnect(sock, reason)
 }

@@ -223,7 +223,7 @@ func (sh *shard) finishHandoff(h *handoff) {
 	if cn.closed || ss.closed {
 		ss.ws = nil
 		if !ss.closed {
-			ss.teardown(reasonTransportClose)
+			ss.teardown(CloseTransportClose)
 			srv.forgetSession(ss)
 		}
 		return

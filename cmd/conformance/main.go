@@ -143,7 +143,7 @@ func (handler) Event(s *engine.Socket, ev *engine.Event) {
 	}
 }
 
-func (handler) Disconnect(*engine.Socket, string) {}
+func (handler) Disconnect(*engine.Socket, engine.CloseReason) {}
 
 // argsArray returns the JSON array of data's arguments (every element after
 // the event name), preceded by first when it is not nil. Placeholders of
