@@ -32,15 +32,18 @@ func (k Kind) String() string {
 	return "unknown"
 }
 
-// Redis channel names and the rooms they map to. The two prefixed families
+// Redis channel names and the rooms they map to: the one place where the
+// service's names are written (package notify uses the room names). The two prefixed families
 // are pattern subscriptions (prefix + "*"); the global one is a plain channel.
 const (
 	userChannelPrefix    = "user:notifications:"
 	channelChannelPrefix = "channel:notifications:"
 	globalChannel        = "notifications:all"
 
-	userRoomPrefix    = "user-notifications:"
-	channelRoomPrefix = "channel-notifications:"
+	// UserRoomPrefix + userId is a user's room.
+	UserRoomPrefix = "user-notifications:"
+	// ChannelRoomPrefix + channelId is a channel's room.
+	ChannelRoomPrefix = "channel-notifications:"
 	// GlobalRoom is the room every notifications:all message goes to.
 	GlobalRoom = "global-notifications"
 )
@@ -63,13 +66,13 @@ func RoomFor(channel string) (room string, kind Kind, ok bool) {
 		if id == "" {
 			return "", KindUser, false
 		}
-		return userRoomPrefix + id, KindUser, true
+		return UserRoomPrefix + id, KindUser, true
 	}
 	if id, found := strings.CutPrefix(channel, channelChannelPrefix); found {
 		if id == "" {
 			return "", KindChannel, false
 		}
-		return channelRoomPrefix + id, KindChannel, true
+		return ChannelRoomPrefix + id, KindChannel, true
 	}
 	if channel == globalChannel {
 		return GlobalRoom, KindGlobal, true

@@ -1,19 +1,19 @@
-package main
+package notify
 
 import (
+	"context"
+	"encoding/json"
 	"log/slog"
 	"strings"
 	"time"
 
+	"github.com/notify-wss/notify-wss/bridge"
 	"github.com/notify-wss/notify-wss/engine"
 )
 
-// Room name prefixes; a Redis channel maps onto them in package bridge.
-const (
-	userRoomPrefix    = "user-notifications:"
-	channelRoomPrefix = "channel-notifications:"
-	globalRoom        = "global-notifications"
-)
+// authFailed is the CONNECT_ERROR message of a refused token, as the Node
+// service sent it; the reason is in err.data.reason.
+const authFailed = "Authentication failed"
 
 // app is the notification service on top of the engine: it authenticates
 // sockets and manages their room subscriptions. Its methods run on event
@@ -33,14 +33,9 @@ func (a *app) Connect(s *engine.Socket, auth []byte) error {
 	hs := s.Handshake()
 	u, err := a.auth.verify(tokenFrom(auth, hs.QueryValue, hs.Authorization))
 	if err != nil {
-		reason := err.Error()
-		if !strings.HasPrefix(reason, errTokenInvalid.Error()) {
-			a.log.Info("authentication failed", "reason", reason)
-		} else {
-			a.log.Info("authentication failed", "reason", errTokenInvalid.Error(), "detail", reason)
-			reason = errTokenInvalid.Error()
-		}
-		return &engine.ConnectError{Message: "Authentication failed", Data: map[string]string{"reason": reason}}
+		reason := publicReason(err)
+		a.log.Info("authentication failed", "reason", reason, "detail", err.Error())
+		return &engine.ConnectError{Message: authFailed, Data: map[string]string{"reason": reason}}
 	}
 	s.Data = &u
 	return nil
@@ -61,10 +56,11 @@ type connectedEvent struct {
 // the socket keeps only the user id: an idle connection should hold no
 // more than it needs.
 func (a *app) Connected(s *engine.Socket) {
-	u := s.Data.(*user)
-	room := userRoomPrefix + u.ID
-	s.Data = userID(room[len(userRoomPrefix):]) // shares the room name's bytes
+	u := s.Data.(*User)
+	room := bridge.UserRoomPrefix + u.ID
+	s.Data = userID(room[len(bridge.UserRoomPrefix):]) // shares the room name's bytes
 	s.Join(room)
+	s.SetExpiry(u.Expires)
 	_ = s.Emit("connected", connectedEvent{
 		Message:     "Connected to notification server",
 		UserID:      u.ID,
@@ -75,9 +71,14 @@ func (a *app) Connected(s *engine.Socket) {
 	a.log.Debug("socket connected", "socketId", s.ID(), "userId", u.ID, "transport", s.Transport())
 }
 
-// Event handles join-/leave- requests for the three kinds of rooms.
+// Event handles join-/leave- requests for the three kinds of rooms, and
+// refresh-token.
 func (a *app) Event(s *engine.Socket, ev *engine.Event) {
 	uid := string(s.Data.(userID))
+	if ev.Name == refreshTokenEvent {
+		a.refreshToken(s, uid, ev)
+		return
+	}
 	action, kind, ok := strings.Cut(ev.Name, "-")
 	if !ok || (action != "join" && action != "leave") {
 		a.log.Debug("unknown event", "event", ev.Name, "socketId", s.ID())
@@ -93,17 +94,17 @@ func (a *app) Event(s *engine.Socket, ev *engine.Event) {
 		case given && id != uid:
 			problem = "Cannot " + action + " another user's notifications"
 		default:
-			room = userRoomPrefix + uid
+			room = bridge.UserRoomPrefix + uid
 		}
 	case "channel-notifications":
 		id, given := idString(ev.Arg(0))
 		if !given || id == "" {
 			problem = "channelId is required"
 		} else {
-			room = channelRoomPrefix + id
+			room = bridge.ChannelRoomPrefix + id
 		}
 	case "global-notifications":
-		room = globalRoom
+		room = bridge.GlobalRoom
 	default:
 		a.log.Debug("unknown event", "event", ev.Name, "socketId", s.ID())
 		return
@@ -129,9 +130,77 @@ func (a *app) Event(s *engine.Socket, ev *engine.Event) {
 	}
 }
 
-// Disconnect logs the end of a socket.
-func (a *app) Disconnect(s *engine.Socket, reason string) {
-	if uid, ok := s.Data.(userID); ok {
-		a.log.Debug("socket disconnected", "socketId", s.ID(), "userId", string(uid), "reason", reason)
+// Disconnect logs the end of a socket; an expired token at info level,
+// since the client was cut on purpose.
+func (a *app) Disconnect(s *engine.Socket, reason engine.CloseReason) {
+	uid, ok := s.Data.(userID)
+	if !ok {
+		return
 	}
+	level := slog.LevelDebug
+	if reason == engine.CloseTokenExpired {
+		level = slog.LevelInfo
+	}
+	a.log.Log(context.Background(), level, "socket disconnected",
+		"socketId", s.ID(), "userId", string(uid), "reason", reason.String())
+}
+
+// refreshTokenEvent carries {token}: a newer token for the same user, which
+// moves the socket's expiry later without a reconnect.
+const refreshTokenEvent = "refresh-token"
+
+// refreshToken checks the new token (valid, same user, expiring no earlier
+// than the current one) and moves the deadline; it acks {ok:true, exp}
+// (exp in Unix seconds, 0 for a token without one), or emits "error" and
+// acks {ok:false, error}.
+func (a *app) refreshToken(s *engine.Socket, uid string, ev *engine.Event) {
+	problem := ""
+	u, err := a.auth.verify(tokenArg(ev.Arg(0)))
+	cur := s.Expiry()
+	switch {
+	case err != nil:
+		problem = "refresh-token: " + publicReason(err)
+	case u.ID != uid:
+		problem = "refresh-token: the token is for another user"
+	case !cur.IsZero() && !u.Expires.IsZero() && u.Expires.Before(cur):
+		problem = "refresh-token: the token expires before the current one"
+	}
+	if problem != "" {
+		a.log.Info("token refresh refused", "socketId", s.ID(), "userId", uid, "reason", problem)
+		_ = s.Emit("error", map[string]string{"message": problem})
+		if ev.WantsAck() {
+			_ = s.Ack(ev.ID, refreshAck{Error: problem})
+		}
+		return
+	}
+	s.SetExpiry(u.Expires)
+	if ev.WantsAck() {
+		ack := refreshAck{OK: true}
+		if !u.Expires.IsZero() {
+			ack.Exp = u.Expires.Unix()
+		}
+		_ = s.Ack(ev.ID, ack)
+	}
+}
+
+// refreshAck answers refresh-token.
+type refreshAck struct {
+	OK    bool   `json:"ok"`
+	Exp   int64  `json:"exp,omitempty"`
+	Error string `json:"error,omitempty"`
+}
+
+// tokenArg returns the token of a {token} argument, or of a bare string.
+func tokenArg(raw []byte) string {
+	var obj struct {
+		Token string `json:"token"`
+	}
+	if json.Unmarshal(raw, &obj) == nil && obj.Token != "" {
+		return obj.Token
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	return ""
 }

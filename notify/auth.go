@@ -1,4 +1,4 @@
-package main
+package notify
 
 import (
 	"encoding/json"
@@ -11,11 +11,12 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// user is who a token says the client is.
-type user struct {
+// User is who a token says the client is.
+type User struct {
 	ID          string
 	DisplayName string
-	ChannelID   string // empty when the token has none
+	ChannelID   string    // empty when the token has none
+	Expires     time.Time // the token's exp; zero when it has none
 }
 
 // claims is the token payload; userId and channelId may be strings or numbers.
@@ -49,24 +50,39 @@ func newVerifier(secret string) *verifier {
 }
 
 // verify returns the user of a valid token.
-func (v *verifier) verify(token string) (user, error) {
+func (v *verifier) verify(token string) (User, error) {
 	if token == "" {
-		return user{}, errTokenMissing
+		return User{}, errTokenMissing
 	}
 	var c claims
 	_, err := v.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return v.secret, nil })
 	switch {
 	case errors.Is(err, jwt.ErrTokenExpired):
-		return user{}, errTokenExpired
+		return User{}, errTokenExpired
 	case err != nil:
-		return user{}, fmt.Errorf("%w: %v", errTokenInvalid, err)
+		return User{}, fmt.Errorf("%w: %v", errTokenInvalid, err)
 	}
 	id, ok := idString(c.UserID)
 	if !ok || id == "" {
-		return user{}, errTokenNoSubject
+		return User{}, errTokenNoSubject
 	}
 	ch, _ := idString(c.ChannelID)
-	return user{ID: id, DisplayName: c.DisplayName, ChannelID: ch}, nil
+	u := User{ID: id, DisplayName: c.DisplayName, ChannelID: ch}
+	if c.ExpiresAt != nil {
+		u.Expires = c.ExpiresAt.Time
+	}
+	return u, nil
+}
+
+// publicReason is what a client is told of a refused token: the sentinel
+// reason, without a library's detail.
+func publicReason(err error) string {
+	for _, known := range []error{errTokenMissing, errTokenExpired, errTokenNoSubject} {
+		if errors.Is(err, known) {
+			return known.Error()
+		}
+	}
+	return errTokenInvalid.Error()
 }
 
 // idString turns a JSON string or number into an id.
@@ -85,8 +101,9 @@ func idString(raw json.RawMessage) (string, bool) {
 	return "", false
 }
 
-// mint signs a token for u, valid for ttl.
-func mint(secret string, u user, ttl time.Duration) (string, error) {
+// MintToken signs an HS256 token for u with secret, valid for ttl (no exp
+// when ttl is 0); u.Expires is ignored.
+func MintToken(secret string, u User, ttl time.Duration) (string, error) {
 	c := jwt.MapClaims{"userId": u.ID, "displayName": u.DisplayName, "iat": time.Now().Unix()}
 	if u.ChannelID != "" {
 		c["channelId"] = u.ChannelID

@@ -1,4 +1,4 @@
-package main
+package notify
 
 import (
 	"bytes"
@@ -40,7 +40,7 @@ type metrics struct {
 }
 
 // newMetrics builds the registries; srv and br may be nil (tests).
-func newMetrics(srv *engine.Server, br *bridge.Bridge) *metrics {
+func newMetrics(srv *engine.Server, br *bridge.Bridge, version string) *metrics {
 	reg := prometheus.NewRegistry() // gathered fresh on every scrape
 	latency := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "notify_wss_write_latency_seconds",
@@ -49,7 +49,7 @@ func newMetrics(srv *engine.Server, br *bridge.Bridge) *metrics {
 		// million sockets on a busy server).
 		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 	}, []string{"kind"})
-	reg.MustRegister(&collector{srv: srv, br: br}, latency)
+	reg.MustRegister(&collector{srv: srv, br: br, version: version}, latency)
 
 	slow := prometheus.NewRegistry()
 	slow.MustRegister(
@@ -119,22 +119,9 @@ func (b *backgroundGatherer) Gather() ([]*dto.MetricFamily, error) {
 	return nil, nil
 }
 
-// serveHTTP is the engine's HTTPHandler: it answers GET /metrics and
-// declines every other path. It runs on an event loop: it reads atomics,
-// takes Server.Stats' brief read lock on the room table, and encodes about
-// a hundred series (BenchmarkMetricsScrape: a few hundred µs).
-func (m *metrics) serveHTTP(path string, w *engine.Response) bool {
-	if path != metricsPath {
-		return false
-	}
-	status, contentType, body := m.render()
-	w.Reply(status, contentType, body)
-	return true
-}
-
 // render gathers the registry and encodes it in the text exposition format
 // (the format promhttp picks when a request has no Accept header). It
-// returns a fresh body each time: the engine copies it after serveHTTP has
+// returns a fresh body each time: the engine copies it after the handler has
 // returned, and several loops may scrape at once.
 func (m *metrics) render() (status int, contentType string, body []byte) {
 	rw := &bufferResponse{header: http.Header{}, status: http.StatusOK}
@@ -167,8 +154,9 @@ func (b *bufferResponse) Write(p []byte) (int, error) { return b.body.Write(p) }
 // every scrape. Counters are cumulative since the process started; gauges
 // are the current values.
 type collector struct {
-	srv *engine.Server
-	br  *bridge.Bridge
+	srv     *engine.Server
+	br      *bridge.Bridge
+	version string
 }
 
 // Metric names and help. Keep the README's metrics table in step.
@@ -199,6 +187,8 @@ var (
 		"Notification bytes (WebSocket frames) written to WebSocket members.", nil, nil)
 	descSlow = prometheus.NewDesc("notify_wss_slow_consumer_disconnects_total",
 		"Connections closed because their unsent output exceeded MAX_OUTBOUND.", nil, nil)
+	descDisconnects = prometheus.NewDesc("notify_wss_disconnects_total",
+		"Sessions ended, and sockets disconnected from their namespace, by reason (engine.CloseReason).", []string{"reason"}, nil)
 	descAuthFailures = prometheus.NewDesc("notify_wss_auth_failures_total",
 		"Socket.IO CONNECTs refused (token missing, expired or invalid).", nil, nil)
 	descRedisUp = prometheus.NewDesc("notify_wss_redis_connected",
@@ -214,7 +204,7 @@ var (
 var allDescs = []*prometheus.Desc{
 	descConnections, descSessions, descSockets, descRooms, descAccepted,
 	descJoins, descLeaves, descReceived, descInvalid, descDropped,
-	descDeliveries, descBytes, descSlow, descAuthFailures, descRedisUp,
+	descDeliveries, descBytes, descSlow, descDisconnects, descAuthFailures, descRedisUp,
 	descReconnects, descOverReleases, descBuildInfo,
 }
 
@@ -231,7 +221,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
-	gauge(descBuildInfo, 1, buildVersion(), runtime.Version())
+	gauge(descBuildInfo, 1, c.version, runtime.Version())
 	counter(descOverReleases, bridge.OverReleases())
 
 	if c.srv != nil {
@@ -250,6 +240,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descBytes, n.BytesWritten)
 		counter(descSlow, n.SlowConsumers)
 		counter(descAuthFailures, n.AuthFailures)
+		for r, v := range n.Disconnects {
+			counter(descDisconnects, v, engine.CloseReason(r).String())
+		}
 	}
 
 	if c.br != nil {

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/notify-wss/notify-wss/notify"
 )
 
 // settingValue returns a setting from the environment or .env, or its
@@ -47,7 +49,7 @@ func tokenCommand(args []string, stdout, stderr io.Writer) error {
 	if *name == "" {
 		*name = *userID
 	}
-	t, err := mint(*secret, user{ID: *userID, DisplayName: *name, ChannelID: *channel}, *ttl)
+	t, err := notify.MintToken(*secret, notify.User{ID: *userID, DisplayName: *name, ChannelID: *channel}, *ttl)
 	if err != nil {
 		return err
 	}

@@ -35,6 +35,7 @@ type config struct {
 	DevRedisAddr   string
 	GCPercent      int
 	PprofAddr      string
+	DrainDuration  time.Duration
 }
 
 // setting is one configuration knob: its environment variable, its flag,
@@ -106,6 +107,7 @@ var settings = []setting{
 	{"REUSE_PORT", "reuse-port", "false", "SO_REUSEPORT, so several processes can share the port", boolean(func(c *config) *bool { return &c.ReusePort })},
 	{"GOGC", "gogc", "25", "Go GC target percent; below Go's 100 because idle connections, not CPU, are what fills a machine", integer(func(c *config) *int { return &c.GCPercent })},
 	{"DEV_REDIS_ADDR", "dev-redis-addr", "127.0.0.1:6380", "address of the embedded broker in dev mode (port 0: any)", str(func(c *config) *string { return &c.DevRedisAddr })},
+	{"DRAIN_DURATION", "drain-duration", "30s", "on SIGTERM/SIGINT: /ready 503, no new sessions, clients closed evenly over this long, then exit 0; a second signal closes the rest at once; 0: all at once", duration(func(c *config) *time.Duration { return &c.DrainDuration })},
 	{"PPROF_ADDR", "pprof-addr", "", "serve Go's profiler (net/http/pprof) on this address, e.g. 127.0.0.1:6060; empty: off. Never expose it publicly", str(func(c *config) *string { return &c.PprofAddr })},
 }
 

@@ -15,6 +15,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/notify-wss/notify-wss/notify"
 )
 
 // Checks of what ships next to the binary: the Dockerfile, the compose
@@ -520,7 +523,7 @@ func TestDeploySystemdUnitSettings(t *testing.T) {
 		"DynamicUser":           "yes",
 		"Restart":               "on-failure",
 		"KillSignal":            "SIGTERM",
-		"TimeoutStopSec":        "15",
+		"TimeoutStopSec":        "45",
 		"LimitNOFILE":           "1048576",
 		"NoNewPrivileges":       "yes",
 		"ProtectSystem":         "strict",
@@ -540,11 +543,20 @@ func TestDeploySystemdUnitSettings(t *testing.T) {
 			t.Errorf("Environment=%s is not a setting", e)
 		}
 	}
-	// The server exits within 10 s of SIGTERM (shutdownGrace plus the
-	// drain); the stop timeout must leave it that long.
-	if sec, _ := strconv.Atoi(d["TimeoutStopSec"][0]); sec <= int(shutdownGrace.Seconds()) {
-		t.Errorf("TimeoutStopSec=%d is not above the %v shutdown grace", sec, shutdownGrace)
+	// After SIGTERM the server drains for DRAIN_DURATION, then stops
+	// within the shutdown grace; the stop timeout must leave it that long.
+	if sec, _ := strconv.Atoi(d["TimeoutStopSec"][0]); sec <= int((drainDefault(t) + notify.DefaultShutdownGrace).Seconds()) {
+		t.Errorf("TimeoutStopSec=%d is not above the drain (%v) plus the %v shutdown grace", sec, drainDefault(t), notify.DefaultShutdownGrace)
 	}
+}
+
+// drainDefault is DRAIN_DURATION's default.
+func drainDefault(t *testing.T) time.Duration {
+	d, err := time.ParseDuration(settingDefault(t, "DRAIN_DURATION"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 func TestDeploySystemdVerify(t *testing.T) {

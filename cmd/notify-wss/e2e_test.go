@@ -315,7 +315,7 @@ func TestRoomsAndNotifications(t *testing.T) {
 	d.Wait("b", "event", "error", wait)
 
 	h := srv.health()
-	if h["status"] != "ok" || h["connectedClients"].(float64) != 2 || h["totalSockets"].(float64) != 2 {
+	if h["status"] != "healthy" || h["connectedClients"].(float64) != 2 || h["totalSockets"].(float64) != 2 {
 		t.Errorf("health = %v", h)
 	}
 }
@@ -435,7 +435,7 @@ func TestTransports(t *testing.T) {
 }
 
 func TestGracefulShutdown(t *testing.T) {
-	_, srv, d := env(t)
+	_, srv, d := env(t, "DRAIN_DURATION=0")
 	connect(t, d, "ws", srv.URL, wsOnly(userToken(t, "u1")))
 	connect(t, d, "poll", srv.URL, map[string]any{"transports": []string{"polling"}, "auth": map[string]any{"token": userToken(t, "u2")}, "reconnection": false})
 	start := time.Now()

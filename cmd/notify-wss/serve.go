@@ -11,19 +11,20 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"os/signal"
 	"runtime"
 	"runtime/debug"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/notify-wss/notify-wss/bridge"
 	"github.com/notify-wss/notify-wss/engine"
+	"github.com/notify-wss/notify-wss/notify"
 )
 
-// shutdownGrace bounds a graceful shutdown; operators expect exit within 10 s.
-const shutdownGrace = 8 * time.Second
-
-// serveCommand runs the server until SIGTERM or SIGINT.
+// serveCommand runs the server until SIGTERM or SIGINT, then drains it;
+// a second signal closes the clients left at once.
 func serveCommand(args []string, stdout, stderr io.Writer) error {
 	cfg, err := loadConfig(args, ".env", stderr)
 	if err != nil {
@@ -50,79 +51,42 @@ func serveCommand(args []string, stdout, stderr io.Writer) error {
 	}
 	defer dev.stop()
 
-	ctx, cancel := signalContext()
-	defer cancel()
-
-	var (
-		srv *engine.Server
-		met *metrics // both set before anything calls them
-	)
-	br, err := bridge.New(bridge.Config{
-		URL:       cfg.RedisURL,
-		Logger:    log,
-		OnWritten: func(m *bridge.Message) { met.observeWritten(m) },
-	}, func(m *bridge.Message) { srv.Broadcast(m.Room, m) })
+	svc, err := notify.New(notify.Config{
+		Engine:        engineConfig(cfg, log),
+		RedisURL:      cfg.RedisURL,
+		JWTSecret:     cfg.JWTSecret,
+		DrainDuration: cfg.DrainDuration,
+		Version:       buildVersion(),
+		Logger:        log,
+	})
 	if err != nil {
-		return fmt.Errorf("redis: %w", err)
+		return err
 	}
-	ecfg := engineConfig(cfg, log, br)
-	ecfg.HTTPHandler = func(path string, w *engine.Response) bool { return met.serveHTTP(path, w) }
-	ecfg.OnWritten = func(m engine.Message) {
-		if bm, ok := m.(*bridge.Message); ok {
-			bm.MarkWritten()
-		}
-	}
-	srv = engine.New(ecfg, &app{auth: newVerifier(cfg.JWTSecret), log: log})
-	met = newMetrics(srv, br)
 
-	bridgeDone := make(chan struct{})
-	bridgeCtx, stopBridge := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(signals)
 	go func() {
-		defer close(bridgeDone)
-		if err := br.Run(bridgeCtx); err != nil {
-			log.Error("redis bridge stopped", "err", err)
+		<-signals
+		cancel() // drain
+		<-signals
+		log.Warn("second signal: closing every client left now")
+		svc.Hurry()
+	}()
+	go func() {
+		<-svc.Booted()
+		log.Info("mode", "mode", map[bool]string{true: "production", false: "development"}[cfg.production()], "path", cfg.Path)
+		if dev.active() {
+			dev.printBanner(stderr, cfg)
 		}
 	}()
-	defer func() { stopBridge(); <-bridgeDone }()
-
-	served := make(chan error, 1)
-	go func() { served <- srv.Run() }()
-	select {
-	case <-srv.Booted():
-	case err := <-served:
-		return err
-	}
-	log.Info("listening", "addr", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)),
-		"path", cfg.Path, "mode", map[bool]string{true: "production", false: "development"}[cfg.production()])
-	if dev.active() {
-		dev.printBanner(stderr, cfg)
-	}
-
-	select {
-	case <-ctx.Done():
-	case err := <-served:
-		return err
-	}
-	log.Info("shutting down", "sessions", srv.Stats().Sessions)
-	sctx, scancel := context.WithTimeout(context.Background(), shutdownGrace)
-	defer scancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Error("shutdown", "err", err)
-	}
-	select {
-	case err := <-served:
-		if err != nil {
-			return err
-		}
-	case <-sctx.Done():
-		log.Error("event loops did not stop in time")
-	}
-	log.Info("stopped")
-	return nil
+	return svc.Run(ctx)
 }
 
 // engineConfig maps the service's settings onto the engine's.
-func engineConfig(cfg *config, log *slog.Logger, br *bridge.Bridge) engine.Config {
+func engineConfig(cfg *config, log *slog.Logger) engine.Config {
 	return engine.Config{
 		Addr:             net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)),
 		Path:             cfg.Path,
@@ -136,19 +100,6 @@ func engineConfig(cfg *config, log *slog.Logger, br *bridge.Bridge) engine.Confi
 		Loops:            cfg.Loops,
 		ReusePort:        cfg.ReusePort,
 		Logger:           log,
-		HealthExtra: func() map[string]any {
-			st := br.Stats()
-			return map[string]any{"redis": map[string]any{
-				"connected":  br.Connected(),
-				"reconnects": st.Reconnects,
-			}}
-		},
-		Ready: func() string {
-			if !br.Connected() {
-				return "redis subscription down"
-			}
-			return ""
-		},
 	}
 }
 
@@ -240,8 +191,8 @@ func prepareDevMode(cfg *config, log *slog.Logger) (*devMode, error) {
 
 // printBanner tells a newcomer how to try the server.
 func (d *devMode) printBanner(w io.Writer, cfg *config) {
-	u := user{ID: "dev-user", DisplayName: "Dev User"}
-	token, err := mint(cfg.JWTSecret, u, 24*time.Hour)
+	u := notify.User{ID: "dev-user", DisplayName: "Dev User"}
+	token, err := notify.MintToken(cfg.JWTSecret, u, 24*time.Hour)
 	if err != nil {
 		return
 	}

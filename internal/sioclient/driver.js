@@ -75,7 +75,21 @@ function connect(cmd) {
     return;
   }
   // forceNew by default so every id has its own Manager and engine.
-  const socket = io(cmd.url, { forceNew: true, ...(cmd.opts || {}) });
+  const opts = { forceNew: true, ...(cmd.opts || {}) };
+  // authTokens: ["t1", "t2", ...] makes auth a function, as apps that
+  // refresh tokens write it: each (re)connection takes the next token (the
+  // last one stays), and reports {ev:"auth", n} (n from 0).
+  if (Array.isArray(opts.authTokens)) {
+    const tokens = opts.authTokens;
+    delete opts.authTokens;
+    let n = 0;
+    opts.auth = (cb) => {
+      send({ id, ev: "auth", n });
+      cb({ token: tokens[Math.min(n, tokens.length - 1)] });
+      n++;
+    };
+  }
+  const socket = io(cmd.url, opts);
   sockets.set(id, socket);
   const manager = socket.io;
 

@@ -1,0 +1,169 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/notify-wss/notify-wss/bridge"
+	"github.com/notify-wss/notify-wss/engine"
+)
+
+// Config configures a Service.
+type Config struct {
+	// Engine is the transport's configuration. The service sets its
+	// HTTPHandler, Ready and OnWritten hooks; Logger defaults to Logger.
+	Engine engine.Config
+	// RedisURL is the Redis the bridge subscribes to. Required.
+	RedisURL string
+	// JWTSecret is the HS256 secret of client tokens. Required.
+	JWTSecret string
+	// DrainDuration is how long a drain takes to close every client after
+	// Run's context ends. Zero value means all at once.
+	DrainDuration time.Duration
+	// ShutdownGrace bounds the stop after the drain (flushing close frames,
+	// stopping the loops). Zero value means 8s.
+	ShutdownGrace time.Duration
+	// Version labels notify_wss_build_info. Zero value means "dev".
+	Version string
+	// Logger receives every log line. Zero value means slog.Default().
+	Logger *slog.Logger
+}
+
+// DefaultShutdownGrace bounds the stop after a drain: the engine waits up
+// to a second for close frames to leave, then stops its loops.
+const DefaultShutdownGrace = 8 * time.Second
+
+// Service is the running notification server: an engine, a bridge and the
+// application between them. Its methods are safe from any goroutine.
+type Service struct {
+	cfg Config
+	log *slog.Logger
+	srv *engine.Server
+	br  *bridge.Bridge
+	met *metrics
+
+	hurryOnce sync.Once
+	hurry     chan struct{}
+}
+
+// New checks cfg and builds the service; Run starts it.
+func New(cfg Config) (*Service, error) {
+	if cfg.JWTSecret == "" {
+		return nil, errors.New("notify: empty JWT secret")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Version == "" {
+		cfg.Version = "dev"
+	}
+	if cfg.ShutdownGrace <= 0 {
+		cfg.ShutdownGrace = DefaultShutdownGrace
+	}
+	s := &Service{cfg: cfg, log: cfg.Logger, hurry: make(chan struct{})}
+	br, err := bridge.New(bridge.Config{
+		URL:       cfg.RedisURL,
+		Logger:    cfg.Logger,
+		OnWritten: func(m *bridge.Message) { s.met.observeWritten(m) },
+	}, func(m *bridge.Message) { s.srv.Broadcast(m.Room, m) })
+	if err != nil {
+		return nil, fmt.Errorf("notify: redis: %w", err)
+	}
+	s.br = br
+
+	ecfg := cfg.Engine
+	if ecfg.Logger == nil {
+		ecfg.Logger = cfg.Logger
+	}
+	ecfg.HTTPHandler = s.serveHTTP
+	ecfg.Ready = s.notReady
+	ecfg.OnWritten = func(m engine.Message) {
+		if bm, ok := m.(*bridge.Message); ok {
+			bm.MarkWritten()
+		}
+	}
+	s.srv = engine.New(ecfg, &app{auth: newVerifier(cfg.JWTSecret), log: cfg.Logger})
+	s.met = newMetrics(s.srv, br, cfg.Version)
+	return s, nil
+}
+
+// Booted returns a channel closed once the server is listening.
+func (s *Service) Booted() <-chan struct{} { return s.srv.Booted() }
+
+// Hurry ends a drain under way at once: every client left is closed now
+// (an operator's second SIGTERM). Before Run's context ends, it makes the
+// coming drain immediate.
+func (s *Service) Hurry() { s.hurryOnce.Do(func() { close(s.hurry) }) }
+
+// Run serves until ctx ends, then drains and stops. It returns nil after a
+// drain and stop that ctx asked for, and an error when the server could not
+// start or stopped on its own: a process should exit non-zero then.
+func (s *Service) Run(ctx context.Context) error {
+	bridgeCtx, stopBridge := context.WithCancel(context.Background())
+	bridgeDone := make(chan struct{})
+	go func() {
+		defer close(bridgeDone)
+		if err := s.br.Run(bridgeCtx); err != nil {
+			s.log.Error("redis bridge stopped", "err", err)
+		}
+	}()
+	defer func() { stopBridge(); <-bridgeDone }()
+
+	served := make(chan error, 1)
+	go func() { served <- s.srv.Run() }()
+	select {
+	case <-s.srv.Booted():
+	case err := <-served:
+		return unexpectedStop(err)
+	}
+	s.log.Info("listening", "addr", s.cfg.Engine.Addr)
+
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		return unexpectedStop(err)
+	}
+
+	hurryCtx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-s.hurry:
+			cancel()
+		case <-hurryCtx.Done():
+		}
+	}()
+	s.log.Info("draining", "sessions", s.srv.Stats().Sessions, "duration", s.cfg.DrainDuration.String())
+	start := time.Now()
+	if err := s.srv.Drain(hurryCtx, s.cfg.DrainDuration); err != nil {
+		s.log.Warn("drain cut short: closed every client left at once", "after", time.Since(start).String())
+	}
+	sctx, scancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
+	defer scancel()
+	if err := s.srv.Shutdown(sctx); err != nil {
+		s.log.Error("shutdown", "err", err)
+	}
+	select {
+	case err := <-served:
+		if err != nil {
+			return err
+		}
+	case <-sctx.Done():
+		return errors.New("notify: event loops did not stop in time")
+	}
+	s.log.Info("stopped", "drained_in", time.Since(start).String())
+	return nil
+}
+
+// unexpectedStop turns the end of the engine's Run before any shutdown
+// into an error, whatever Run returned.
+func unexpectedStop(err error) error {
+	if err == nil {
+		err = errors.New("engine stopped without a shutdown")
+	}
+	return fmt.Errorf("notify: server stopped: %w", err)
+}
