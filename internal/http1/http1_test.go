@@ -446,3 +446,21 @@ func dump(r Request) string {
 		"/" + strconv.FormatBool(r.ConnectionUpgrade) + " key=" + strconv.Quote(string(r.WSKey)) +
 		" origin=" + strconv.Quote(string(r.Origin)) + " ctype=" + strconv.Quote(string(r.ContentType))
 }
+
+// BenchmarkParseDribbled: a 7 KB head arriving one byte per read, parsed
+// after every read. The cost per op grows linearly with the head.
+func BenchmarkParseDribbled(b *testing.B) {
+	head := []byte("GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\n" +
+		strings.Repeat("X-Filler: "+strings.Repeat("a", 80)+"\r\n", 80) + "\r\n")
+	var r Request
+	b.ReportAllocs()
+	b.SetBytes(int64(len(head)))
+	for b.Loop() {
+		var p Parser
+		for k := 1; k <= len(head); k++ {
+			if n, err := p.Parse(head[:k], testLimits, &r); err != nil || (n != 0) != (k == len(head)) {
+				b.Fatal(k, n, err)
+			}
+		}
+	}
+}
