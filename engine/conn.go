@@ -10,6 +10,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/notify-wss/notify-wss/eio"
+	"github.com/notify-wss/notify-wss/internal/http1"
 )
 
 // conn is the per-connection state, set in OnOpen and dropped in OnClose.
@@ -20,7 +21,12 @@ type conn struct {
 	closed bool // OnClose ran, or a close is under way: write nothing more
 
 	// WebSocket state, once upgraded.
-	ws   bool
+	ws bool
+
+	// http is how far the HTTP request being received has been parsed
+	// (4 bytes, in what would be padding).
+	http http1.Parser
+
 	sess *session
 	frag *fragment // a fragmented message being reassembled, rarely set
 
@@ -281,49 +287,43 @@ func (cn *conn) protocolError(err error) {
 
 // readHTTP handles the request at the start of buf.
 func (cn *conn) readHTTP(buf []byte) (int, gnet.Action) {
-	var r request
-	ok, err := parseRequest(buf, &r)
+	var r http1.Request
+	n, err := cn.http.Parse(buf, http1.Limits{MaxHead: maxHeadBytes, MaxBody: cn.sh.srv.cfg.MaxPayload}, &r)
 	switch {
-	case errors.Is(err, errHeadTooLarge):
+	case err == nil && n == 0:
+		return 0, gnet.None
+	case err == nil:
+		cn.sh.trackHTTP(cn)
+		cn.route(&r, buf[r.HeadLen:n])
+		return n, gnet.None
+	case errors.Is(err, http1.ErrHeadTooLarge):
 		cn.replyAndClose(431, "", nil)
-		return len(buf), gnet.None
-	case err != nil:
-		cn.replyAndClose(400, "", nil)
-		return len(buf), gnet.None
-	case !ok:
-		return 0, gnet.None
-	}
-	bodyLen := max(r.contentLength, 0)
-	if bodyLen > cn.sh.srv.cfg.MaxPayload {
+	case errors.Is(err, http1.ErrBodyTooLarge):
 		cn.replyAndClose(413, "", nil)
-		return len(buf), gnet.None
+	default:
+		cn.sh.srv.log.Debug("bad HTTP request", "err", err)
+		cn.replyAndClose(400, "", nil)
 	}
-	total := r.headLen + bodyLen
-	if len(buf) < total {
-		return 0, gnet.None
-	}
-	cn.sh.trackHTTP(cn)
-	cn.route(&r, buf[r.headLen:total])
-	return total, gnet.None
+	return len(buf), gnet.None
 }
 
 // route answers one complete request.
-func (cn *conn) route(r *request, body []byte) {
+func (cn *conn) route(r *http1.Request, body []byte) {
 	srv := cn.sh.srv
-	path := r.path
+	path := r.Path
 	switch {
 	case bytes.HasPrefix(path, []byte(srv.cfg.Path)):
 		cn.serveEngineIO(r, body, false)
 	case srv.cfg.RawPath != "" && bytes.HasPrefix(path, []byte(srv.cfg.RawPath)):
 		cn.serveEngineIO(r, body, true)
-	case string(path) == "/ready" && string(r.method) == "GET":
+	case string(path) == "/ready" && string(r.Method) == "GET":
 		if reason := srv.notReady(); reason != "" {
 			cn.reply(r, 503, "application/json", jsonObject("status", "unavailable", "reason", reason))
 		} else {
 			cn.reply(r, 200, "application/json", jsonObject("status", "ready"))
 		}
 	default:
-		if srv.cfg.HTTPHandler != nil && string(r.method) == "GET" {
+		if srv.cfg.HTTPHandler != nil && string(r.Method) == "GET" {
 			w := &cn.sh.resp
 			*w = Response{}
 			if srv.cfg.HTTPHandler(string(path), w) {
@@ -336,14 +336,14 @@ func (cn *conn) route(r *request, body []byte) {
 }
 
 // reply writes a response, closing the connection unless it is keep-alive.
-func (cn *conn) reply(r *request, status int, contentType string, body []byte) {
+func (cn *conn) reply(r *http1.Request, status int, contentType string, body []byte) {
 	cn.replyHeaders(r, status, contentType, nil, body)
 }
 
-func (cn *conn) replyHeaders(r *request, status int, contentType string, extra, body []byte) {
-	cn.sh.wbuf = appendResponse(cn.sh.wbuf[:0], status, contentType, extra, body, r.keepAlive)
+func (cn *conn) replyHeaders(r *http1.Request, status int, contentType string, extra, body []byte) {
+	cn.sh.wbuf = appendResponse(cn.sh.wbuf[:0], status, contentType, extra, body, r.KeepAlive)
 	cn.write(cn.sh.wbuf)
-	if !r.keepAlive {
+	if !r.KeepAlive {
 		cn.closeHTTP()
 	}
 }
@@ -360,14 +360,14 @@ const wsGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 // upgrade completes a WebSocket handshake; it reports false (after a 400)
 // when the request is not a valid one.
-func (cn *conn) upgrade(r *request, extra []byte) bool {
-	if string(r.method) != "GET" || !r.upgradeWebSocket || !r.connectionUpgrade ||
-		string(r.wsVersion) != "13" || len(r.wsKey) != 24 {
+func (cn *conn) upgrade(r *http1.Request, extra []byte) bool {
+	if string(r.Method) != "GET" || !r.UpgradeWebSocket || !r.ConnectionUpgrade ||
+		string(r.WSVersion) != "13" || len(r.WSKey) != 24 {
 		cn.wsRefuse("Bad request")
 		return false
 	}
 	var keyGUID [24 + len(wsGUID)]byte
-	copy(keyGUID[:], r.wsKey)
+	copy(keyGUID[:], r.WSKey)
 	copy(keyGUID[24:], wsGUID)
 	sum := sha1.Sum(keyGUID[:])
 	var accept [28]byte

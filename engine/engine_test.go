@@ -485,6 +485,53 @@ func TestHTTPErrors(t *testing.T) {
 	})
 }
 
+// Requests a proxy in front could frame differently from the engine
+// (request smuggling), or that the engine would wait on until the idle
+// timeout, are answered 400 at once, and the connection is closed.
+func TestHTTPRefusesAmbiguousRequests(t *testing.T) {
+	srv, _ := startTestServer(t, Config{})
+	for _, tt := range []struct{ name, req string }{
+		{"Content-Length with a sign", "GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\nhello"},
+		{"differing Content-Lengths", "GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!"},
+		{"Content-Length and Transfer-Encoding", "GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
+		{"folded header", "GET /health HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n"},
+		{"space before colon", "GET /health HTTP/1.1\r\nHost : x\r\n\r\n"},
+		// The client's deadline (10 s) is below the idle timeout (30 s):
+		// only a parser that refuses the bare LF answers in time.
+		{"bare LF line endings", "GET /health HTTP/1.1\nHost: x\n\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := dial(t, srv)
+			c.send([]byte(tt.req), false)
+			if r := c.readResponse(); r.status != 400 {
+				t.Fatalf("status %d, want 400", r.status)
+			}
+			if b, err := c.br.ReadByte(); err != io.EOF {
+				t.Fatalf("connection still open after the 400: read %q, %v", b, err)
+			}
+		})
+	}
+}
+
+// A client that sends its requests one byte per write is served: the head
+// and the body are gathered across reads.
+func TestHTTPDribbledRequests(t *testing.T) {
+	srv, _ := startTestServer(t, Config{})
+	c := dial(t, srv)
+	filler := strings.Repeat("X-Filler: "+strings.Repeat("a", 60)+"\r\n", 40) // a 3 KB head
+	c.send([]byte("GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n"+filler+"\r\n"), true)
+	open := c.readResponse()
+	if open.status != 200 || !strings.HasPrefix(open.body, `0{"sid":"`) {
+		t.Fatalf("handshake: %+v", open)
+	}
+	body := `40{"token":"ok"}`
+	c.send([]byte("POST /socket.io/?EIO=4&transport=polling&sid="+open.body[9:29]+" HTTP/1.1\r\nHost: x\r\n"+
+		filler+"Content-Length: "+strconv.Itoa(len(body))+"\r\n\r\n"+body), true)
+	if r := c.readResponse(); r.status != 200 || r.body != "ok" {
+		t.Fatalf("POST: %+v", r)
+	}
+}
+
 func TestPolling(t *testing.T) {
 	srv, h := startTestServer(t, Config{CORSOrigins: []string{"http://app.example"}})
 	c := dial(t, srv)

@@ -3,6 +3,8 @@ package engine
 import (
 	"bytes"
 	"strconv"
+
+	"github.com/notify-wss/notify-wss/internal/http1"
 )
 
 // Engine.IO HTTP error codes (README §11 of the protocol reference).
@@ -26,24 +28,24 @@ var errorMessages = [...]string{
 
 // serveEngineIO answers a request under the Engine.IO path, or under
 // RawPath when raw is set.
-func (cn *conn) serveEngineIO(r *request, body []byte, raw bool) {
+func (cn *conn) serveEngineIO(r *http1.Request, body []byte, raw bool) {
 	srv := cn.sh.srv
 	sh := cn.sh
 	cors := srv.appendCORS(sh.corsBuf[:0], r)
 	sh.corsBuf = cors
-	if string(r.method) == "OPTIONS" && len(srv.cfg.CORSOrigins) > 0 {
+	if string(r.Method) == "OPTIONS" && len(srv.cfg.CORSOrigins) > 0 {
 		cn.preflight(r)
 		return
 	}
-	transport, _ := queryValue(r.query, "transport")
+	transport, _ := queryValue(r.Query, "transport")
 	isWS := string(transport) == "websocket"
-	upgradeReq := r.upgradeWebSocket
+	upgradeReq := r.UpgradeWebSocket
 	if !isWS && string(transport) != "polling" {
 		cn.engineError(r, errTransportUnknown, upgradeReq)
 		return
 	}
-	eioVersion, _ := queryValue(r.query, "EIO")
-	if sid, ok := queryValue(r.query, "sid"); ok {
+	eioVersion, _ := queryValue(r.Query, "EIO")
+	if sid, ok := queryValue(r.Query, "sid"); ok {
 		ss := srv.lookupSession(string(sid))
 		switch {
 		case ss == nil || ss.raw != raw: // raw: a sid of the other endpoint
@@ -61,7 +63,7 @@ func (cn *conn) serveEngineIO(r *request, body []byte, raw bool) {
 		}
 		return
 	}
-	if string(r.method) != "GET" {
+	if string(r.Method) != "GET" {
 		cn.engineError(r, errBadHandshakeMethod, upgradeReq)
 		return
 	}
@@ -94,7 +96,7 @@ func (cn *conn) serveEngineIO(r *request, body []byte, raw bool) {
 
 // engineError answers with an Engine.IO error: JSON for plain requests, a
 // raw 400 for WebSocket upgrade requests (as the Node ws server does).
-func (cn *conn) engineError(r *request, code int, upgradeReq bool) {
+func (cn *conn) engineError(r *http1.Request, code int, upgradeReq bool) {
 	if upgradeReq {
 		cn.wsRefuse(errorMessages[code])
 		return
@@ -113,12 +115,12 @@ func (cn *conn) engineError(r *request, code int, upgradeReq bool) {
 }
 
 // preflight answers a CORS preflight with 204, as the cors package does.
-func (cn *conn) preflight(r *request) {
+func (cn *conn) preflight(r *http1.Request) {
 	h := append(cn.sh.corsBuf, "Access-Control-Allow-Methods: GET,HEAD,PUT,PATCH,POST,DELETE\r\n"...)
-	if len(r.acrHeaders) > 0 {
+	if len(r.AccessControlRequestHeaders) > 0 {
 		h = append(h, "Vary: Access-Control-Request-Headers\r\n"...)
 		h = append(h, "Access-Control-Allow-Headers: "...)
-		h = append(h, r.acrHeaders...)
+		h = append(h, r.AccessControlRequestHeaders...)
 		h = append(h, "\r\n"...)
 	}
 	cn.sh.corsBuf = h
@@ -127,7 +129,7 @@ func (cn *conn) preflight(r *request) {
 
 // appendCORS appends the CORS response headers for r (nothing when CORS is
 // off).
-func (s *Server) appendCORS(dst []byte, r *request) []byte {
+func (s *Server) appendCORS(dst []byte, r *http1.Request) []byte {
 	origins := s.cfg.CORSOrigins
 	if len(origins) == 0 {
 		return dst
@@ -136,10 +138,10 @@ func (s *Server) appendCORS(dst []byte, r *request) []byte {
 	switch {
 	case len(origins) == 1:
 		allow = []byte(origins[0])
-	case len(r.origin) > 0:
+	case len(r.Origin) > 0:
 		for _, o := range origins {
-			if o == "*" || o == string(r.origin) {
-				allow = r.origin
+			if o == "*" || o == string(r.Origin) {
+				allow = r.Origin
 				break
 			}
 		}
@@ -164,9 +166,9 @@ var plainHandshake = &Handshake{}
 // request: the query string only when it has more than the Engine.IO
 // parameters (EIO, transport, t, sid), and the Authorization and Origin
 // headers.
-func newHandshake(r *request) *Handshake {
+func newHandshake(r *http1.Request) *Handshake {
 	appQuery := false
-	for q := r.query; len(q) > 0 && !appQuery; {
+	for q := r.Query; len(q) > 0 && !appQuery; {
 		var pair []byte
 		pair, q, _ = bytes.Cut(q, []byte("&"))
 		k, _, _ := bytes.Cut(pair, []byte("="))
@@ -176,12 +178,12 @@ func newHandshake(r *request) *Handshake {
 			appQuery = true
 		}
 	}
-	if !appQuery && len(r.authorization) == 0 && len(r.origin) == 0 {
+	if !appQuery && len(r.Authorization) == 0 && len(r.Origin) == 0 {
 		return plainHandshake
 	}
-	hs := &Handshake{Authorization: string(r.authorization), Origin: string(r.origin)}
+	hs := &Handshake{Authorization: string(r.Authorization), Origin: string(r.Origin)}
 	if appQuery {
-		hs.Query = string(r.query)
+		hs.Query = string(r.Query)
 	}
 	return hs
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/notify-wss/notify-wss/eio"
+	"github.com/notify-wss/notify-wss/internal/http1"
 )
 
 // HTTP long-polling. A session's requests may arrive on any connection and
@@ -52,14 +53,14 @@ var (
 )
 
 // pollingHandshake opens a polling session and answers with the open packet.
-func (cn *conn) pollingHandshake(r *request, hs *Handshake, raw bool) {
+func (cn *conn) pollingHandshake(r *http1.Request, hs *Handshake, raw bool) {
 	sh := cn.sh
 	ss := newSession(sh, hs, raw)
 	ss.poll = &pollState{owner: sh}
 	sh.srv.addPollingSession(ss)
 	sh.srv.counters.polling.Add(1)
 	body := ss.openPacket([]string{"websocket"})
-	cn.replyPoll(r.keepAlive, sh.corsBuf, body)
+	cn.replyPoll(r.KeepAlive, sh.corsBuf, body)
 }
 
 // pollHeaders returns the extra headers of a polling response: CORS and
@@ -82,13 +83,13 @@ func (cn *conn) replyPoll(keepAlive bool, cors, body []byte) {
 }
 
 // servePolling handles a GET or POST for an existing polling session.
-func (cn *conn) servePolling(ss *session, r *request, body []byte) {
+func (cn *conn) servePolling(ss *session, r *http1.Request, body []byte) {
 	p := ss.poll
 	if p == nil { // a session born on WebSocket
 		cn.engineError(r, errBadRequest, false)
 		return
 	}
-	switch string(r.method) {
+	switch string(r.Method) {
 	case "GET":
 		cn.pollGet(ss, r)
 	case "POST":
@@ -99,7 +100,7 @@ func (cn *conn) servePolling(ss *session, r *request, body []byte) {
 }
 
 // pollGet answers at once when packets are waiting, else parks the GET.
-func (cn *conn) pollGet(ss *session, r *request) {
+func (cn *conn) pollGet(ss *session, r *http1.Request) {
 	p := ss.poll
 	p.mu.Lock()
 	switch {
@@ -120,9 +121,9 @@ func (cn *conn) pollGet(ss *session, r *request) {
 		if closing { // forget the sid before the client can come back with it
 			cn.sh.srv.forgetSession(ss)
 		}
-		cn.replyPoll(r.keepAlive, cn.sh.corsBuf, body)
+		cn.replyPoll(r.KeepAlive, cn.sh.corsBuf, body)
 	default:
-		p.get, p.getKeep = cn, r.keepAlive
+		p.get, p.getKeep = cn, r.KeepAlive
 		p.getCORS = append(p.getCORS[:0], cn.sh.corsBuf...)
 		cn.parked = ss
 		p.mu.Unlock()
@@ -149,7 +150,7 @@ func (cn *conn) takeOut(p *pollState) []byte {
 }
 
 // pollPost takes packets from the client and answers "ok".
-func (cn *conn) pollPost(ss *session, r *request, body []byte) {
+func (cn *conn) pollPost(ss *session, r *http1.Request, body []byte) {
 	p := ss.poll
 	p.mu.Lock()
 	owner, moved := p.owner, p.upgraded || p.handingOff
@@ -158,7 +159,7 @@ func (cn *conn) pollPost(ss *session, r *request, body []byte) {
 		cn.engineError(r, errBadRequest, false)
 		return
 	}
-	if bytes.HasPrefix(r.contentType, []byte("application/octet-stream")) {
+	if bytes.HasPrefix(r.ContentType, []byte("application/octet-stream")) {
 		// EIO4 sends binary as base64 text; a binary body is an error.
 		cn.replyHeaders(r, 400, "", cn.sh.corsBuf, nil)
 		ss.onOwner(owner, func() { ss.close(CloseTransportError) })

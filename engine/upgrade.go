@@ -4,6 +4,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/notify-wss/notify-wss/eio"
+	"github.com/notify-wss/notify-wss/internal/http1"
 )
 
 // Upgrade from polling to WebSocket.
@@ -44,7 +45,7 @@ type handoffMember struct {
 }
 
 // startUpgrade answers a WebSocket request that carries a polling sid.
-func (cn *conn) startUpgrade(ss *session, r *request) {
+func (cn *conn) startUpgrade(ss *session, r *http1.Request) {
 	p := ss.poll
 	if p == nil {
 		cn.wsRefuse(errorMessages[errBadRequest])
