@@ -1,15 +1,16 @@
 package bridge
 
 import (
-	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
+	"github.com/gobwas/ws"
 	"github.com/valyala/bytebufferpool"
+
+	"github.com/notify-wss/notify-wss/eio"
 )
 
 // Socket.IO event packet around the payload: Engine.IO type 4 (message),
@@ -18,23 +19,6 @@ import (
 const (
 	packetPrefix = `42["notification",`
 	packetSuffix = `]`
-)
-
-// WebSocket frame header (RFC 6455 §5.2), server to client: never masked.
-const (
-	// frameFinText is the first header byte: FIN set, opcode 0x1 (text).
-	frameFinText = 0x80 | 0x1
-	// maxLen7 is the largest payload length that fits the 7-bit length field
-	// (header 2 bytes).
-	maxLen7 = 125
-	// len16Marker in the 7-bit field announces a 16-bit length (header 4 bytes).
-	len16Marker = 126
-	// len64Marker in the 7-bit field announces a 64-bit length (header 10 bytes).
-	len64Marker = 127
-	// maxLen16 is the largest payload length of a 4-byte header.
-	maxLen16 = 1<<16 - 1
-	// MaxFrameHeader is the longest server frame header: 2 + 8 bytes.
-	MaxFrameHeader = 10
 )
 
 // Message is one notification serialized once: a pooled buffer holding a
@@ -70,8 +54,8 @@ type Message struct {
 func (m *Message) MarkWritten() { m.written.Store(true) }
 
 // ErrInvalidJSON is returned by NewMessage when the payload is not one valid
-// JSON value (encoding/json.Valid) in valid UTF-8. encoding/json.Valid alone
-// accepts invalid UTF-8 inside strings, but a WebSocket text frame must be
+// JSON value (eio.ValidJSON, which agrees with encoding/json.Valid) in valid
+// UTF-8. JSON validation alone accepts invalid UTF-8 inside strings, but a WebSocket text frame must be
 // UTF-8 (RFC 6455 §8.1) and browsers fail the whole connection on it, so one
 // such payload would disconnect every member of the room.
 var ErrInvalidJSON = errors.New("bridge: payload is not valid JSON")
@@ -92,11 +76,11 @@ var (
 // afterwards. The message starts with one reference, owned by the caller, and
 // Received set to now.
 func NewMessage(room string, kind Kind, payload []byte) (*Message, error) {
-	if !utf8.Valid(payload) || !json.Valid(payload) {
+	if !utf8.Valid(payload) || !eio.ValidJSON(payload) {
 		return nil, ErrInvalidJSON
 	}
 	n := len(packetPrefix) + len(payload) + len(packetSuffix)
-	hdr := headerSize(n)
+	hdr := eio.FrameHeaderSize(n)
 
 	m := messagePool.Get().(*Message)
 	m.Room, m.Kind, m.Received = room, kind, time.Now()
@@ -106,7 +90,8 @@ func NewMessage(room string, kind Kind, payload []byte) (*Message, error) {
 	if cap(b) < hdr+n {
 		b = make([]byte, 0, hdr+n)
 	}
-	b = appendHeader(b, n)
+	b = b[:hdr]
+	eio.PutFrameHeader(b, ws.OpText, n)
 	b = append(b, packetPrefix...)
 	b = append(b, payload...)
 	b = append(b, packetSuffix...)
@@ -175,31 +160,3 @@ func (m *Message) free() {
 // the process started: a debug counter that must stay 0; export it as a
 // metric to catch refcount bugs.
 func OverReleases() uint64 { return overReleases.Load() }
-
-// headerSize is the length of a server (unmasked) frame header for a payload
-// of n bytes.
-func headerSize(n int) int {
-	switch {
-	case n <= maxLen7:
-		return 2
-	case n <= maxLen16:
-		return 4
-	default:
-		return MaxFrameHeader
-	}
-}
-
-// appendHeader appends the header of an unmasked, final text frame carrying
-// n payload bytes.
-func appendHeader(b []byte, n int) []byte {
-	switch {
-	case n <= maxLen7:
-		return append(b, frameFinText, byte(n))
-	case n <= maxLen16:
-		b = append(b, frameFinText, len16Marker)
-		return binary.BigEndian.AppendUint16(b, uint16(n))
-	default:
-		b = append(b, frameFinText, len64Marker)
-		return binary.BigEndian.AppendUint64(b, uint64(n))
-	}
-}

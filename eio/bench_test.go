@@ -140,7 +140,7 @@ func BenchmarkArrayElements(b *testing.B) {
 	}
 }
 
-// BenchmarkValidJSON compares validJSON with encoding/json.Valid, which it
+// BenchmarkValidJSON compares ValidJSON with encoding/json.Valid, which it
 // replaces in the decoders.
 func BenchmarkValidJSON(b *testing.B) {
 	data := allocEvent[2:]
@@ -150,9 +150,9 @@ func BenchmarkValidJSON(b *testing.B) {
 		in    []byte
 		valid func([]byte) bool
 	}{
-		{"eio/valid", data, validJSON},
+		{"eio/valid", data, ValidJSON},
 		{"encoding_json/valid", data, json.Valid},
-		{"eio/invalid", bad, validJSON},
+		{"eio/invalid", bad, ValidJSON},
 		{"encoding_json/invalid", bad, json.Valid},
 	} {
 		b.Run(bc.name, func(b *testing.B) {

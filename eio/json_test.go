@@ -191,7 +191,7 @@ func TestAppendJSONString(t *testing.T) {
 	}
 }
 
-// TestValidJSONMatchesEncodingJSON holds validJSON to encoding/json.Valid on
+// TestValidJSONMatchesEncodingJSON holds ValidJSON to encoding/json.Valid on
 // hand-picked corners; FuzzValidJSON does the same on random input.
 func TestValidJSONMatchesEncodingJSON(t *testing.T) {
 	inputs := []string{
@@ -204,16 +204,16 @@ func TestValidJSONMatchesEncodingJSON(t *testing.T) {
 		`["a"]x`, `[true,false,null]`, `[tru]`, "[\"\x00\"]",
 	}
 	for _, in := range inputs {
-		if got, want := validJSON([]byte(in)), json.Valid([]byte(in)); got != want {
-			t.Errorf("validJSON(%q) = %v, encoding/json.Valid says %v", in, got, want)
+		if got, want := ValidJSON([]byte(in)), json.Valid([]byte(in)); got != want {
+			t.Errorf("ValidJSON(%q) = %v, encoding/json.Valid says %v", in, got, want)
 		}
 	}
 	for _, depth := range []int{maxJSONDepth - 1, maxJSONDepth, maxJSONDepth + 1} {
 		for _, open := range []string{"[", `{"k":`} {
 			close := map[string]string{"[": "]", `{"k":`: "}"}[open]
 			in := []byte(strings.Repeat(open, depth) + "1" + strings.Repeat(close, depth))
-			if got, want := validJSON(in), json.Valid(in); got != want {
-				t.Errorf("validJSON at depth %d of %q = %v, encoding/json.Valid says %v", depth, open, got, want)
+			if got, want := ValidJSON(in), json.Valid(in); got != want {
+				t.Errorf("ValidJSON at depth %d of %q = %v, encoding/json.Valid says %v", depth, open, got, want)
 			}
 		}
 	}

@@ -186,7 +186,7 @@ func checkSIOData(t SIOType, data []byte) error {
 	if t == SIODisconnect {
 		return ErrSIOPayload
 	}
-	if !validJSON(data) {
+	if !ValidJSON(data) {
 		return ErrSIOJSON
 	}
 	switch t {
