@@ -27,11 +27,13 @@ run: build
 test: deps check
 	$(GO) test -race -count=1 -timeout 8m ./...
 
-# Static checks: formatting and vet.
+# Static checks: formatting, vet and staticcheck (pinned in its own module,
+# internal/tools, so its dependencies stay out of the server's build).
 check:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) tool -modfile=internal/tools/go.mod staticcheck ./...
 
 # Everything the tests talk to for real: redis-server, socket.io-client from
 # npm (pinned by package-lock.json), and Chromium for the browser test.
