@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bufio"
+	"context"
 	"net"
 	"strconv"
 	"strings"
@@ -248,3 +249,25 @@ func TestFloodPacesReadersInsteadOfCuttingThem(t *testing.T) {
 	}
 }
 
+// TestShutdownAfterPeerReset: a client resets its connection while the loop
+// is busy, and the shutdown's close frame is the first write to find out.
+// gnet closes the connection inside that write, which ends the session's
+// transport under closeWith (this crashed Shutdown, found by the flood
+// tests' clean-up).
+func TestShutdownAfterPeerReset(t *testing.T) {
+	srv, _ := startTestServer(t, Config{Loops: 1})
+	c := connectSocket(t, srv)
+	release := holdLoop(t, srv)
+	if err := c.c.(*net.TCPConn).SetLinger(0); err != nil {
+		t.Fatal(err)
+	}
+	c.c.Close() // RST, which the held loop has not seen
+	done := make(chan error, 1)
+	go func() { done <- srv.Shutdown(context.Background()) }()
+	// Shutdown queues its close task behind the holding one.
+	waitFor(t, "shutdown to start", srv.draining.Load)
+	release()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
