@@ -41,7 +41,7 @@ func (sh *shard) deliverNow(msgs ...*testMessage) {
 	}
 	for sh.scheduled.Load() {
 		sh.drain()
-		if len(sh.queue) > 0 {
+		if sh.queue.len() > 0 {
 			sh.scheduled.Store(true)
 		}
 	}

@@ -212,6 +212,18 @@ func (s *Server) Stats() Stats {
 	}
 }
 
+// Queued returns the broadcasts waiting in the loops' queues and their
+// frame bytes (a broadcast queued on several loops counts once per loop).
+func (s *Server) Queued() (messages, bytes int) {
+	for _, sh := range *s.shards.Load() {
+		sh.qmu.Lock()
+		messages += sh.queue.msgs
+		bytes += sh.queue.bytes
+		sh.qmu.Unlock()
+	}
+	return messages, bytes
+}
+
 // Counters sums the per-loop counters.
 func (s *Server) Counters() Counters {
 	var total Counters
@@ -356,7 +368,7 @@ func (h *gnetHandler) OnClose(c gnet.Conn, err error) gnet.Action {
 }
 
 // catchUpTick is the tick period while a loop has more timers due than one
-// task handles (timerBatch).
+// task handles (timerBatch), or a drain waiting for its readers.
 const catchUpTick = time.Millisecond
 
 // OnTick runs on gnet's ticker goroutine: it only schedules each loop's
@@ -365,7 +377,7 @@ func (h *gnetHandler) OnTick() (time.Duration, gnet.Action) {
 	srv := h.srv
 	behind := false
 	for _, sh := range *srv.shards.Load() {
-		behind = behind || sh.behind.Load()
+		behind = behind || sh.behind.Load() || sh.waiting.Load()
 		sh.scheduleTick()
 	}
 	if behind {

@@ -247,9 +247,11 @@ func (ss *session) closeWith(reason CloseReason, code ws.StatusCode) {
 		return
 	}
 	ss.teardown(reason)
-	if ss.ws != nil {
-		ss.ws.closeWS(code)
-		ss.ws.sess = nil
+	if cn := ss.ws; cn != nil {
+		// The close frame's write may find the peer gone, and gnet then
+		// closes the connection at once: transportClosed clears ss.ws.
+		cn.closeWS(code)
+		cn.sess = nil
 	}
 	ss.closePolling(reason)
 }

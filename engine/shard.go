@@ -26,11 +26,24 @@ type shard struct {
 	timers  timerWheel
 
 	qmu       sync.Mutex
-	queue     []queued // broadcasts waiting for drain
-	spare     []queued // the other half of the double buffer, drain-owned
-	scheduled atomic.Bool
+	queue     broadcastQueue // broadcasts waiting for drain, under qmu
+	batch     []queued       // what one drain writes, drain-owned
+	scheduled atomic.Bool    // a drain is queued, running or waiting
 	ticking   atomic.Bool
 	behind    atomic.Bool // the last timer task stopped at timerBatch with sessions still due
+	waiting   atomic.Bool // the drain waits for backlogged members; the next tick resumes it
+
+	// Pacing, loop-owned: when the last drain left too many members with
+	// a backlog (congestedShare), the next one waits for them, at most
+	// maxPause after that drain (server ms), and drains write at most
+	// pacedBudget per member until the queue is empty again.
+	congested   bool
+	congestedAt int64
+	paced       bool
+	wrote       int // WebSocket members written by the current drain
+	backlogged  int // of those, the ones left with a backlog
+	shedLogged  uint64
+	nextShedLog int64
 
 	// httpConns are the plain HTTP connections, with when each was last
 	// active (server ms), swept for idleness once a second.
@@ -75,12 +88,39 @@ type queued struct {
 	room    string
 	msg     Message
 	handoff *handoff
-	release bool // the handoff marker is "release" (else "adopt")
+	release bool  // the handoff marker is "release" (else "adopt")
+	at      int64 // when it was queued (server ms), for MaxQueueAge
 }
 
-// drainBatch bounds how many queued broadcasts one drain writes; the rest
-// are picked up by the next drain.
-const drainBatch = 256
+const (
+	// drainBatch bounds how many queued broadcasts one drain writes; the
+	// rest are picked up by the next drain.
+	drainBatch = 256
+	// congestedShare: a drain that leaves a backlog (bytes the kernel did
+	// not take) on more than one in congestedShare of the members it wrote
+	// to has outrun its readers. The next drain waits until that is no
+	// longer so, and meanwhile the queue absorbs the flood and sheds its
+	// oldest broadcasts. A smaller share of backlogged members (a few
+	// stalled readers) does not hold the others back: they are cut at
+	// MaxOutbound, as before; so are the backlogged members of a small
+	// loop, fewer than minCongested: a room of a few stalled readers is a
+	// case for disconnecting them, not for making their neighbours wait.
+	congestedShare = 8
+	minCongested   = 8
+	// maxPause bounds how long (ms) a drain waits for backlogged members
+	// after the last write: a loop whose members all stopped reading
+	// still writes once in a while, so they reach MaxOutbound and are cut
+	// instead of holding the loop. It is several times what a reader that
+	// takes a few hundred notifications a second needs for pacedBudget.
+	maxPause = 1000
+	// pacedBudget bounds the bytes one drain writes to a member while the
+	// loop is pacing its readers, so what waits in a member's outbound
+	// buffer stays small next to MaxOutbound and the newest broadcasts go
+	// out first.
+	pacedBudget = 16 << 10
+	// shedLogPeriod is how often (ms) a loop that shed broadcasts says so.
+	shedLogPeriod = 10_000
+)
 
 func newShard(srv *Server, loop gnet.EventLoop, idx int) *shard {
 	sh := &shard{srv: srv, loop: loop, idx: idx, rooms: rooms.NewIndex(), httpConns: make(map[*conn]int64)}
@@ -92,27 +132,44 @@ func newShard(srv *Server, loop gnet.EventLoop, idx int) *shard {
 }
 
 // enqueue queues a broadcast (or a handoff marker) for this loop. Safe from
-// any goroutine.
+// any goroutine, and never waits for the loop: when the queue is over
+// MaxQueueMessages or MaxQueueBytes, its oldest broadcasts are shed
+// (released and counted), never a marker and never the one just queued.
 func (sh *shard) enqueue(room string, m Message, h *handoff, release bool) {
+	e := queued{room: room, msg: m, handoff: h, release: release}
+	if m != nil {
+		e.at = sh.srv.nowMS()
+	}
+	cfg := &sh.srv.cfg
+	var shed, shedBytes uint64
 	sh.qmu.Lock()
-	sh.queue = append(sh.queue, queued{room, m, h, release})
+	sh.queue.push(e)
+	for sh.queue.msgs > 1 && (cfg.MaxQueueMessages > 0 && sh.queue.msgs > cfg.MaxQueueMessages ||
+		cfg.MaxQueueBytes > 0 && sh.queue.bytes > cfg.MaxQueueBytes) {
+		old, _ := sh.queue.shedOldest()
+		shed++
+		shedBytes += uint64(old.size())
+		old.msg.Release()
+	}
 	wake := !sh.scheduled.Load()
 	if wake {
 		sh.scheduled.Store(true)
 	}
 	sh.qmu.Unlock()
+	if shed > 0 {
+		sh.counters.Shed.Add(shed)
+		sh.counters.ShedBytes.Add(shedBytes)
+	}
 	if wake {
 		if err := sh.loop.Execute(context.Background(), sh.drainTask); err != nil {
 			// The engine is shutting down: nobody will drain.
 			sh.qmu.Lock()
-			batch := sh.queue
-			sh.queue = nil
-			sh.qmu.Unlock()
-			for _, q := range batch {
-				if q.msg != nil {
+			for sh.queue.len() > 0 {
+				if q := sh.queue.pop(); q.msg != nil {
 					q.msg.Release()
 				}
 			}
+			sh.qmu.Unlock()
 		}
 	}
 }
@@ -120,27 +177,55 @@ func (sh *shard) enqueue(room string, m Message, h *handoff, release bool) {
 // drain writes queued broadcasts. Runs on the loop. Consecutive broadcasts
 // to the same room are coalesced: their frames are concatenated once and
 // written to each member with one write. One drain writes at most
-// drainBatch broadcasts and about a quarter of MaxOutbound per member, then
-// queues the next drain. gnet runs that one in the same pass of its task
-// queue, before the next epoll_wait, so the bounds limit the work of one
-// task, not the time between reads; what keeps a burst from making a
-// reader that keeps up look like a slow consumer is writeShared flushing a
-// backlog before it judges it.
+// drainBatch broadcasts and about a quarter of MaxOutbound per member
+// (pacedBudget while pacing), and sheds on the way the broadcasts older
+// than MaxQueueAge. Then, with more queued, it queues the next drain,
+// which gnet runs in the same pass of its task queue, before the next
+// epoll_wait; so the bounds limit the work of one task, not the time
+// between reads, and what keeps a burst from making a reader that keeps up
+// look like a slow consumer is writeShared flushing a backlog before it
+// judges it. Unless the readers fell behind (congestedShare): then the
+// next drain waits for them, resumed by the tick (catchUpTick), and the
+// loop gets back to epoll, where gnet flushes the backlogs as the sockets
+// take them.
 func (sh *shard) drain() {
-	budget := sh.srv.cfg.MaxOutbound / 4
-	sh.qmu.Lock()
-	k, size := 0, 0
-	for k < len(sh.queue) && k < drainBatch && (k == 0 || size < budget) {
-		if m := sh.queue[k].msg; m != nil {
-			size += len(m.Frame())
+	cfg := &sh.srv.cfg
+	now := sh.srv.nowMS()
+	if sh.congested {
+		if now-sh.congestedAt < maxPause && sh.stillCongested() {
+			sh.waiting.Store(true)
+			return
 		}
-		k++
+		sh.congested = false
 	}
-	batch := sh.queue[:k]
-	sh.queue = append(sh.spare[:0], sh.queue[k:]...)
+	budget := cfg.MaxOutbound / 4
+	if sh.paced {
+		budget = min(budget, pacedBudget)
+	}
+	maxAge := cfg.MaxQueueAge.Milliseconds()
+	var stale, staleBytes uint64
+	batch := sh.batch[:0]
+	sh.qmu.Lock()
+	for size := 0; sh.queue.len() > 0 && len(batch) < drainBatch && (len(batch) == 0 || size < budget); {
+		q := sh.queue.pop()
+		if q.msg != nil && maxAge > 0 && now-q.at > maxAge {
+			stale++
+			staleBytes += uint64(q.size())
+			q.msg.Release()
+			continue
+		}
+		size += q.size()
+		batch = append(batch, q)
+	}
 	sh.qmu.Unlock()
+	if stale > 0 {
+		sh.counters.Shed.Add(stale)
+		sh.counters.ShedStale.Add(stale)
+		sh.counters.ShedBytes.Add(staleBytes)
+	}
 
 	var delivered, bytes uint64
+	sh.wrote, sh.backlogged = 0, 0
 	for i := 0; i < len(batch); {
 		if h := batch[i].handoff; h != nil {
 			sh.onHandoffMarker(h, batch[i].release)
@@ -154,9 +239,9 @@ func (sh *shard) drain() {
 		d, b := sh.deliverRun(batch[i:j])
 		delivered += d
 		bytes += b
-		if d > 0 && sh.srv.cfg.OnWritten != nil {
+		if d > 0 && cfg.OnWritten != nil {
 			for _, q := range batch[i:j] {
-				sh.srv.cfg.OnWritten(q.msg)
+				cfg.OnWritten(q.msg)
 			}
 		}
 		i = j
@@ -167,19 +252,48 @@ func (sh *shard) drain() {
 		}
 		batch[k] = queued{}
 	}
+	sh.batch = batch[:0]
 	sh.counters.Deliveries.Add(delivered)
 	sh.counters.BytesWritten.Add(bytes)
+	if congested(sh.backlogged, sh.wrote) {
+		sh.congested, sh.congestedAt, sh.paced = true, now, true
+	}
 
 	sh.qmu.Lock()
-	sh.spare = batch[:0]
-	more := len(sh.queue) > 0
+	more := sh.queue.len() > 0
 	if !more {
 		sh.scheduled.Store(false)
 	}
 	sh.qmu.Unlock()
-	if more {
+	switch {
+	case !more:
+		sh.paced = sh.congested
+	case sh.congested:
+		sh.waiting.Store(true)
+	default:
 		_ = sh.loop.Execute(context.Background(), sh.drainTask)
 	}
+}
+
+// stillCongested reports whether enough of the loop's WebSocket members
+// still have a backlog to keep pacing them.
+func (sh *shard) stillCongested() bool {
+	members, backlogged := 0, 0
+	for i := range sh.members {
+		if cn := sh.members[i].ws; cn != nil && !cn.closed {
+			members++
+			if cn.gc.OutboundBuffered() > 0 {
+				backlogged++
+			}
+		}
+	}
+	return congested(backlogged, members)
+}
+
+// congested reports whether backlogged of members are enough to pace the
+// loop (congestedShare, minCongested).
+func congested(backlogged, members int) bool {
+	return backlogged >= minCongested && backlogged*congestedShare > members
 }
 
 // deliverRun writes a run of broadcasts to the same room to its local
@@ -210,6 +324,10 @@ func (sh *shard) deliverRun(run []queued) (delivered, written uint64) {
 				continue
 			}
 			written += uint64(len(frames))
+			sh.wrote++
+			if m.ws.gc.OutboundBuffered() > 0 {
+				sh.backlogged++
+			}
 		case m.holding:
 			p := m.sock.sess.poll // holding: a polling session moving here
 			p.held = append(p.held, frames...)
@@ -250,6 +368,29 @@ func (sh *shard) onTick() {
 		sh.nextSweep = now + httpSweepPeriod
 		sh.sweepIdleHTTP(now)
 	}
+	if sh.waiting.Swap(false) {
+		sh.drain()
+	}
+	if now >= sh.nextShedLog {
+		sh.nextShedLog = now + shedLogPeriod
+		sh.logShed()
+	}
+}
+
+// logShed logs, at most once per shedLogPeriod, how many broadcasts the
+// loop shed since it last did.
+func (sh *shard) logShed() {
+	n := sh.counters.Shed.Load()
+	if n == sh.shedLogged {
+		return
+	}
+	sh.qmu.Lock()
+	msgs, bytes := sh.queue.msgs, sh.queue.bytes
+	sh.qmu.Unlock()
+	sh.srv.log.Warn("broadcasts shed: the loop's readers are slower than the publishers",
+		"loop", sh.idx, "shed", n-sh.shedLogged, "shed_total", n, "stale_total", sh.counters.ShedStale.Load(),
+		"queued", msgs, "queued_bytes", bytes)
+	sh.shedLogged = n
 }
 
 // httpSweepPeriod is how often idle HTTP connections are looked for (ms).
@@ -346,6 +487,9 @@ type loopCounters struct {
 	Deliveries    atomic.Uint64 // broadcast packets handed to members
 	BytesWritten  atomic.Uint64 // broadcast bytes written to WebSocket members
 	SlowConsumers atomic.Uint64 // connections closed for exceeding MaxOutbound
+	Shed          atomic.Uint64 // broadcasts dropped from the queue unwritten (caps or age)
+	ShedStale     atomic.Uint64 // of those, dropped for MaxQueueAge
+	ShedBytes     atomic.Uint64 // their frame bytes
 	Joins         atomic.Uint64 // room joins
 	Leaves        atomic.Uint64 // room leaves
 	AuthFailures  atomic.Uint64 // CONNECT refused by the handler
@@ -359,6 +503,12 @@ type Counters struct {
 	Accepted, Deliveries, BytesWritten, SlowConsumers, Joins, Leaves, AuthFailures uint64
 	// Disconnects is indexed by CloseReason.
 	Disconnects [NumCloseReasons]uint64
+	// Shed counts broadcasts a loop dropped from its queue without writing
+	// them: the oldest ones past MaxQueueMessages or MaxQueueBytes, and
+	// those older than MaxQueueAge (also counted in ShedStale). A broadcast
+	// is counted once per loop that shed it. ShedBytes are their frames'
+	// bytes.
+	Shed, ShedStale, ShedBytes uint64
 }
 
 func (c *Counters) add(o *loopCounters) {
@@ -372,4 +522,7 @@ func (c *Counters) add(o *loopCounters) {
 	for r := range c.Disconnects {
 		c.Disconnects[r] += o.Disconnects[r].Load()
 	}
+	c.Shed += o.Shed.Load()
+	c.ShedStale += o.ShedStale.Load()
+	c.ShedBytes += o.ShedBytes.Load()
 }

@@ -34,6 +34,8 @@ type Options struct {
 	ChurnHold   time.Duration // churn: how long a churning client stays
 	SlowEvery   int           // slow: one in SlowEvery clients stops reading
 	SlowRate    float64       // slow: messages per second
+	FloodFactor float64       // flood: publish at this many times the deliverable rate
+	FloodRate   float64       // flood: messages per second (0: FloodFactor × measured)
 	Settle      time.Duration // a phase ends when deliveries stall this long
 	PhaseMax    time.Duration // a phase never waits longer than this
 	Seed        uint64        // unicast target choice
@@ -66,15 +68,17 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.SourceBase, "source-base", 2, "worker w binds to 127.0.0.<source-base+w>")
 	fs.IntVar(&o.Pad, "pad", 200, "filler bytes per message (fanout/unicast/churn)")
 	fs.DurationVar(&o.Hold, "hold", 60*time.Second, "idle: hold time (server pings every 25 s by default)")
-	fs.IntVar(&o.Msgs, "m", 200, "fanout: messages back to back; slow: messages at -slow-rate")
+	fs.IntVar(&o.Msgs, "m", 200, "fanout/flood: messages back to back; slow: messages at -slow-rate")
 	fs.IntVar(&o.PacedMsgs, "paced-m", 40, "fanout/churn/scaleout: messages at -paced-rate")
 	fs.Float64Var(&o.PacedRate, "paced-rate", 4, "fanout/churn/scaleout: messages per second")
 	fs.Float64Var(&o.Rate, "rate", 2000, "unicast: publishes per second")
-	fs.DurationVar(&o.Duration, "d", 10*time.Second, "unicast/churn: duration")
+	fs.DurationVar(&o.Duration, "d", 10*time.Second, "unicast/churn/flood: duration")
 	fs.Float64Var(&o.ChurnRate, "churn-rate", 100, "churn: connects per second")
 	fs.DurationVar(&o.ChurnHold, "churn-hold", 2*time.Second, "churn: how long a churning client stays")
 	fs.IntVar(&o.SlowEvery, "slow-every", 100, "slow: one client in this many stops reading")
 	fs.Float64Var(&o.SlowRate, "slow-rate", 20, "slow: messages per second (healthy clients must keep up)")
+	fs.Float64Var(&o.FloodFactor, "flood-factor", 5, "flood: publish at this many times the rate measured by -m messages back to back")
+	fs.Float64Var(&o.FloodRate, "flood-rate", 0, "flood: messages per second (0: -flood-factor × the measured rate)")
 	fs.DurationVar(&o.Settle, "settle", 5*time.Second, "a phase ends when deliveries stall this long")
 	fs.DurationVar(&o.PhaseMax, "phase-max", 180*time.Second, "longest wait for one phase")
 	fs.Uint64Var(&o.Seed, "seed", 1, "unicast: seed of the target choice")

@@ -19,6 +19,7 @@ var scenarios = map[string]scenarioFunc{
 	"unicast":  runUnicast,
 	"churn":    runChurn,
 	"slow":     runSlow,
+	"flood":    runFlood,
 }
 
 // Scenarios lists the scenario names.

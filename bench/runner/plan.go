@@ -27,6 +27,10 @@ func fullPlan() []scenarioPlan {
 		// 600 messages of 4 KB at 20/s: 2.4 MB per stopped reader, more than
 		// the kernel buffers plus notify-wss's default 1 MB outbound cap.
 		{"slow", 1, []string{"-n", "1000", "-m", "600", "-slow-rate", "20", "-pad", "4000", "-slow-every", "100"}, 6 * time.Minute},
+		// The publisher-flood issue: 5,000 clients, the rate the server
+		// sustains measured with 1,000 messages back to back, then 5× that
+		// for 20 s.
+		{"flood", 1, []string{"-n", "5000", "-c", "500", "-m", "1000", "-flood-factor", "5", "-d", "20s"}, 6 * time.Minute},
 		{"scaleout", 6, []string{"-n", "102000", "-c", "600", "-m", "20", "-paced-m", "10", "-paced-rate", "0.5", "-phase-max", "300s"}, 20 * time.Minute},
 	}
 }
@@ -43,6 +47,7 @@ func quickPlan() []scenarioPlan {
 		{"churn", 1, []string{"-n", "1000", "-c", "100", "-churn-rate", "50", "-churn-hold", "1s", "-d", "5s", "-paced-rate", "5"}, 2 * time.Minute},
 		// 240 messages of 8 KB in 6 s: 1.9 MB per stopped reader.
 		{"slow", 1, []string{"-n", "500", "-c", "100", "-m", "240", "-slow-rate", "40", "-pad", "8000", "-slow-every", "100", "-settle", "3s"}, 2 * time.Minute},
+		{"flood", 1, []string{"-n", "1000", "-c", "100", "-m", "300", "-flood-factor", "5", "-d", "5s"}, 2 * time.Minute},
 		{"scaleout", 2, []string{"-n", "2000", "-c", "200", "-m", "50", "-paced-m", "5", "-paced-rate", "5"}, 2 * time.Minute},
 	}
 }

@@ -168,6 +168,7 @@ var scenarioBlurb = map[string]string{
 	"unicast":  "N clients, each in its own user room; PUBLISH to `user:notifications:<id>` of random users at a fixed rate. Latency is PUBLISH → delivery.",
 	"churn":    "N stable clients in the global room receive paced broadcasts while extra clients connect at a fixed rate, join the room, and disconnect after a hold time.",
 	"slow":     "1% of the clients stop reading; messages are published at a rate the others can follow. Healthy clients must lose nothing; the server must either drop the stopped readers or hold their backlog (see RSS).",
+	"flood":    "N clients in the global room. First M messages back to back: their deliveries per second over N is the rate the server sustains. Then 5× that rate for D seconds: more than any server can deliver, so the question is what it does with the excess — hold it (memory, latency), shed it (messages no client gets) or cut clients. Latency is over what was delivered. The server's shed count comes from its `/metrics` (`notify_wss_shed_messages_total`, once exported; per event loop). Lost deliveries are expected here and not an error.",
 	"scaleout": "Several server processes on the same Redis, clients spread over them round-robin (≥100K connections in the full run; each process may open at most 20,000 descriptors). Broadcasts reach every process through Redis.",
 }
 
