@@ -187,6 +187,14 @@ var (
 		"Notification bytes (WebSocket frames) written to WebSocket members.", nil, nil)
 	descSlow = prometheus.NewDesc("notify_wss_slow_consumer_disconnects_total",
 		"Connections closed because their unsent output exceeded MAX_OUTBOUND.", nil, nil)
+	descShed = prometheus.NewDesc("notify_wss_shed_messages_total",
+		"Notifications an event loop dropped from its queue unwritten, once per loop: past MAX_QUEUE_MESSAGES/MAX_QUEUE_BYTES (full) or older than MAX_QUEUE_AGE (stale).", []string{"reason"}, nil)
+	descShedBytes = prometheus.NewDesc("notify_wss_shed_bytes_total",
+		"Frame bytes of the notifications shed.", nil, nil)
+	descQueued = prometheus.NewDesc("notify_wss_queued_messages",
+		"Notifications waiting in the event loops' queues (once per loop).", nil, nil)
+	descQueuedBytes = prometheus.NewDesc("notify_wss_queued_bytes",
+		"Frame bytes of the notifications waiting in the event loops' queues.", nil, nil)
 	descDisconnects = prometheus.NewDesc("notify_wss_disconnects_total",
 		"Sessions ended, and sockets disconnected from their namespace, by reason (engine.CloseReason).", []string{"reason"}, nil)
 	descAuthFailures = prometheus.NewDesc("notify_wss_auth_failures_total",
@@ -204,7 +212,7 @@ var (
 var allDescs = []*prometheus.Desc{
 	descConnections, descSessions, descSockets, descRooms, descAccepted,
 	descJoins, descLeaves, descReceived, descInvalid, descDropped,
-	descDeliveries, descBytes, descSlow, descDisconnects, descAuthFailures, descRedisUp,
+	descDeliveries, descBytes, descSlow, descShed, descShedBytes, descQueued, descQueuedBytes, descDisconnects, descAuthFailures, descRedisUp,
 	descReconnects, descOverReleases, descBuildInfo,
 }
 
@@ -240,6 +248,12 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descBytes, n.BytesWritten)
 		counter(descSlow, n.SlowConsumers)
 		counter(descAuthFailures, n.AuthFailures)
+		counter(descShed, n.Shed-n.ShedStale, "full")
+		counter(descShed, n.ShedStale, "stale")
+		counter(descShedBytes, n.ShedBytes)
+		qm, qb := c.srv.Queued()
+		gauge(descQueued, float64(qm))
+		gauge(descQueuedBytes, float64(qb))
 		for r, v := range n.Disconnects {
 			counter(descDisconnects, v, engine.CloseReason(r).String())
 		}

@@ -36,6 +36,9 @@ type config struct {
 	GCPercent      int
 	PprofAddr      string
 	DrainDuration  time.Duration
+	QueueMessages  int
+	QueueBytes     int
+	QueueAge       time.Duration
 }
 
 // setting is one configuration knob: its environment variable, its flag,
@@ -102,6 +105,9 @@ var settings = []setting{
 	{"CONNECT_TIMEOUT", "connect-timeout", "45s", "time allowed to send CONNECT after the handshake", duration(func(c *config) *time.Duration { return &c.ConnectTimeout })},
 	{"MAX_PAYLOAD", "max-payload", "1000000", "largest client message or polling body, bytes", integer(func(c *config) *int { return &c.MaxPayload })},
 	{"MAX_OUTBOUND", "max-outbound", "1048576", "per-connection outbound cap before a slow consumer is dropped, bytes", integer(func(c *config) *int { return &c.MaxOutbound })},
+	{"MAX_QUEUE_MESSAGES", "max-queue-messages", "4096", "per event loop: notifications waiting to be written; past it the oldest is shed (-1: no cap)", integer(func(c *config) *int { return &c.QueueMessages })},
+	{"MAX_QUEUE_BYTES", "max-queue-bytes", "8388608", "per event loop: frame bytes waiting to be written; past it the oldest is shed (-1: no cap)", integer(func(c *config) *int { return &c.QueueBytes })},
+	{"MAX_QUEUE_AGE", "max-queue-age", "5s", "a notification that waited longer in a loop's queue is shed (-1: no limit)", duration(func(c *config) *time.Duration { return &c.QueueAge })},
 	{"SOCKET_SEND_BUFFER", "send-buffer", "262144", "SO_SNDBUF of client sockets, bytes (-1: kernel auto-tuning)", integer(func(c *config) *int { return &c.SendBuffer })},
 	{"EVENT_LOOPS", "loops", "0", "event loops (0: one per CPU); Go gets one processor more, for the Redis reader, unless GOMAXPROCS is set", integer(func(c *config) *int { return &c.Loops })},
 	{"REUSE_PORT", "reuse-port", "false", "SO_REUSEPORT, so several processes can share the port", boolean(func(c *config) *bool { return &c.ReusePort })},
