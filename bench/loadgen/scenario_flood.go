@@ -77,8 +77,8 @@ func runFlood(ctx context.Context, opt Options, res *Result) error {
 	}
 	res.set("flood.clients_closed", float64(st1.Closed-st0.Closed))
 	// What the server says it shed, when it exports it (notify-wss's
-	// /metrics, once wired); per loop, so a message shed by both loops
-	// counts twice.
+	// /metrics, full and stale together); per loop, so a message shed by
+	// both loops counts twice.
 	for _, c := range []struct{ metric, key string }{
 		{"notify_wss_shed_messages_total", "flood.srv_shed"},
 		{"notify_wss_slow_consumer_disconnects_total", "flood.srv_slow_consumers"},
@@ -90,8 +90,9 @@ func runFlood(ctx context.Context, opt Options, res *Result) error {
 	return nil
 }
 
-// scrapeServers sums the unlabelled counters of every target's GET
-// /metrics (Prometheus text format). A target without metrics adds nothing.
+// scrapeServers sums each family of every target's GET /metrics
+// (Prometheus text format) over its series, whatever their labels. A
+// target without metrics adds nothing.
 func scrapeServers(ctx context.Context, targets []string) map[string]float64 {
 	out := map[string]float64{}
 	client := &http.Client{Timeout: 5 * time.Second}
@@ -106,9 +107,17 @@ func scrapeServers(ctx context.Context, targets []string) map[string]float64 {
 		}
 		sc := bufio.NewScanner(resp.Body)
 		for sc.Scan() {
-			name, val, ok := strings.Cut(sc.Text(), " ")
-			if !ok || strings.HasPrefix(name, "#") || strings.Contains(name, "{") {
+			line := sc.Text()
+			if strings.HasPrefix(line, "#") {
 				continue
+			}
+			sp := strings.LastIndexByte(line, ' ')
+			if sp < 0 {
+				continue
+			}
+			name, val := line[:sp], line[sp+1:]
+			if brace := strings.IndexByte(name, '{'); brace >= 0 {
+				name = name[:brace]
 			}
 			if v, err := strconv.ParseFloat(val, 64); err == nil {
 				out[name] += v
