@@ -77,15 +77,11 @@ func (m *testMessage) Retain(n int32) { m.refs.Add(n) }
 func (m *testMessage) Release()       { m.refs.Add(-1) }
 func (m *testMessage) released() bool { return m.refs.Load() == 0 }
 func (m *testMessage) String() string { return string(m.packet) }
+
+// waitReleased waits until every loop has let go of m.
 func waitReleased(t *testing.T, m *testMessage) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
-	for !m.released() {
-		if time.Now().After(deadline) {
-			t.Fatalf("message %s still has %d references", m, m.refs.Load())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	eventually(t, "every reference to "+m.String()+" to be released", m.released)
 }
 
 func startTestServer(t *testing.T, cfg Config) (*Server, *testHandler) {
@@ -147,7 +143,10 @@ func (c *client) send(b []byte, slow bool) {
 			c.t.Fatal(err)
 		}
 		if i%7 == 0 {
-			time.Sleep(100 * time.Microsecond) // let some bytes arrive alone
+			// Deliberate, not a wait for an event: a pause now and then
+			// lets some bytes arrive alone, so the server meets partial
+			// reads of every kind.
+			time.Sleep(100 * time.Microsecond)
 		}
 	}
 }
@@ -494,7 +493,8 @@ func TestPolling(t *testing.T) {
 		open.headers["cache-control"] != "no-store" {
 		t.Fatalf("handshake %+v", open)
 	}
-	q := "/socket.io/?EIO=4&transport=polling&sid=" + open.body[9:29]
+	sid := open.body[9:29]
+	q := "/socket.io/?EIO=4&transport=polling&sid=" + sid
 	if r := c.request("POST", q, "Content-Type: text/plain;charset=UTF-8\r\n", `40{"token":"ok"}`+"\x1e"+`42["join","r"]`); r.status != 200 || r.body != "ok" {
 		t.Fatalf("POST %+v", r)
 	}
@@ -505,7 +505,7 @@ func TestPolling(t *testing.T) {
 	// A parked GET is answered by a broadcast; a second GET overlaps.
 	getter := dial(t, srv)
 	getter.send([]byte("GET "+q+" HTTP/1.1\r\nHost: x\r\n\r\n"), false)
-	time.Sleep(50 * time.Millisecond)
+	waitParked(t, srv, sid)
 	m := newTestMessage(`42["notification",{"polling":true}]`)
 	srv.Broadcast("r", m)
 	if r := getter.readResponse(); r.body != string(m.packet) {
@@ -513,7 +513,7 @@ func TestPolling(t *testing.T) {
 	}
 	waitReleased(t, m)
 	getter.send([]byte("GET "+q+" HTTP/1.1\r\nHost: x\r\n\r\n"), false)
-	time.Sleep(50 * time.Millisecond)
+	waitParked(t, srv, sid)
 	if r := c.request("GET", q, "", ""); r.status != 400 {
 		t.Fatalf("overlapping GET: %d", r.status)
 	}
@@ -535,12 +535,14 @@ func TestPolling(t *testing.T) {
 	})
 	t.Run("octet-stream POST closes the session", func(t *testing.T) {
 		o := c.request("GET", "/socket.io/?EIO=4&transport=polling", "", "")
-		q := "/socket.io/?EIO=4&transport=polling&sid=" + o.body[9:29]
+		sid := o.body[9:29]
+		q := "/socket.io/?EIO=4&transport=polling&sid=" + sid
 		if r := c.request("POST", q, "Content-Type: application/octet-stream\r\n", "x"); r.status != 400 {
 			t.Fatalf("status %d", r.status)
 		}
-		// engine.io forgets the session at once (trace e §7d).
-		time.Sleep(50 * time.Millisecond)
+		// engine.io forgets the session at once (trace e §7d): with no GET
+		// to collect a close, nothing keeps the sid once the close ran.
+		waitForgotten(t, srv, sid)
 		if r := c.request("GET", q, "", ""); r.status != 400 || !strings.Contains(r.body, `"code":1`) {
 			t.Fatalf("GET after close: %+v", r)
 		}
@@ -571,12 +573,10 @@ func TestHeartbeat(t *testing.T) {
 	if d := time.Since(start); d < 80*time.Millisecond || d > time.Second {
 		t.Fatalf("closed %v after the unanswered ping", d)
 	}
-	deadline := time.Now().Add(time.Second)
-	for h.disconnects.Load() != 1 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if srv.Stats().Sessions != 0 {
-		t.Fatalf("session not gone: %+v", srv.Stats())
+	// The handler hears of the close before the session count drops.
+	waitSessions(t, srv, 0)
+	if n := h.disconnects.Load(); n != 1 {
+		t.Fatalf("disconnects %d, want 1", n)
 	}
 }
 
@@ -629,12 +629,9 @@ func TestSlowConsumerIsDropped(t *testing.T) {
 	if n := srv.Counters().SlowConsumers; n != 1 {
 		t.Fatalf("slow consumers %d, want 1", n)
 	}
-	deadline := time.Now().Add(2 * time.Second)
-	for h.disconnects.Load() != 1 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if h.disconnects.Load() != 1 || srv.Stats().Sessions != 1 {
-		t.Fatalf("disconnects %d, sessions %d", h.disconnects.Load(), srv.Stats().Sessions)
+	waitSessions(t, srv, 1)
+	if n := h.disconnects.Load(); n != 1 {
+		t.Fatalf("disconnects %d, want 1", n)
 	}
 	// The fast client is still served.
 	srv.Broadcast("r", newTestMessage(`42["after"]`))
