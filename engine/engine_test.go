@@ -86,6 +86,13 @@ func waitReleased(t *testing.T, m *testMessage) {
 
 func startTestServer(t *testing.T, cfg Config) (*Server, *testHandler) {
 	t.Helper()
+	return startTestServerWith(t, cfg, nil)
+}
+
+// startTestServerWith is startTestServer with setup, when not nil, called
+// on the server between New and Run (to set test hooks).
+func startTestServerWith(t *testing.T, cfg Config, setup func(*Server)) (*Server, *testHandler) {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -97,6 +104,9 @@ func startTestServer(t *testing.T, cfg Config) (*Server, *testHandler) {
 	}
 	h := &testHandler{}
 	srv := New(cfg, h)
+	if setup != nil {
+		setup(srv)
+	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Run() }()
 	select {
@@ -677,76 +687,26 @@ func TestIdleHTTPConnectionsAreClosed(t *testing.T) {
 	}
 }
 
-func TestUpgradeFromPolling(t *testing.T) {
+// An upgrade that does not finish in time closes the probe; the session
+// goes on polling. (TestUpgradeHandover covers upgrades that finish.)
+func TestUpgradeTimeoutLeavesSessionPolling(t *testing.T) {
 	srv, _ := startTestServer(t, Config{UpgradeTimeout: 300 * time.Millisecond})
-	c := dial(t, srv)
-	open := c.request("GET", "/socket.io/?EIO=4&transport=polling", "", "")
-	sid := open.body[9:29]
-	q := "/socket.io/?EIO=4&transport=polling&sid=" + sid
-	c.request("POST", q, "", `40{"token":"ok"}`+"\x1e"+`42["join","r"]`)
-	if r := c.request("GET", q, "", ""); !strings.HasPrefix(r.body, "40{") {
-		t.Fatalf("GET %q", r.body)
-	}
-
-	t.Run("timeout leaves the session polling", func(t *testing.T) {
-		probe := dial(t, srv)
-		probe.send([]byte("GET /socket.io/?EIO=4&transport=websocket&sid="+sid+" HTTP/1.1\r\nHost: x\r\n"+wsHeaders+"\r\n"), false)
-		if r := probe.readResponse(); r.status != 101 {
-			t.Fatalf("upgrade: %+v", r)
-		}
-		start := time.Now()
-		if code := probe.expectClose(); code != 0 {
-			t.Fatalf("close code %d", code)
-		}
-		if d := time.Since(start); d < 250*time.Millisecond || d > 2*time.Second {
-			t.Fatalf("probe closed after %v", d)
-		}
-		m := newTestMessage(`42["still","polling"]`)
-		srv.Broadcast("r", m)
-		if r := c.request("GET", q, "", ""); r.body != string(m.packet) {
-			t.Fatalf("polling after timeout got %q", r.body)
-		}
-	})
-
-	// A parked GET, then the probe: the GET ends with a noop, "5" moves the
-	// session, and what was broadcast meanwhile arrives on the WebSocket in
-	// order.
-	getter := dial(t, srv)
-	getter.send([]byte("GET "+q+" HTTP/1.1\r\nHost: x\r\n\r\n"), false)
-	ws := dial(t, srv)
-	ws.send([]byte("GET /socket.io/?EIO=4&transport=websocket&sid="+sid+" HTTP/1.1\r\nHost: x\r\n"+wsHeaders+"\r\n"), false)
-	if r := ws.readResponse(); r.status != 101 {
+	c, sid, q := openPollingSession(t, srv, "r")
+	probe := dial(t, srv)
+	probe.send([]byte("GET /socket.io/?EIO=4&transport=websocket&sid="+sid+" HTTP/1.1\r\nHost: x\r\n"+wsHeaders+"\r\n"), false)
+	if r := probe.readResponse(); r.status != 101 {
 		t.Fatalf("upgrade: %+v", r)
 	}
-	ws.sendText("2probe")
-	if r := ws.readText(); r != "3probe" {
-		t.Fatalf("probe answer %q", r)
+	start := time.Now()
+	if code := probe.expectClose(); code != 0 {
+		t.Fatalf("close code %d", code)
 	}
-	if r := getter.readResponse(); r.body != "6" {
-		t.Fatalf("parked GET ended with %q, want the noop", r.body)
+	if d := time.Since(start); d < 250*time.Millisecond {
+		t.Fatalf("probe closed after %v, before the upgrade timeout", d)
 	}
-	var msgs []*testMessage
-	for i := 0; i < 20; i++ {
-		m := newTestMessage(`42["n",` + strconv.Itoa(i) + `]`)
-		msgs = append(msgs, m)
-		srv.Broadcast("r", m)
-		if i == 5 {
-			ws.sendText("5")
-		}
-	}
-	for _, m := range msgs {
-		if r := ws.readText(); r != string(m.packet) {
-			t.Fatalf("got %q, want %q", r, m.packet)
-		}
-	}
-	ws.sendText(`421["join","r2"]`)
-	if r := ws.readText(); r != `431["joined"]` {
-		t.Fatalf("event after upgrade: %q", r)
-	}
-	if r := c.request("GET", q, "", ""); r.status != 400 || !strings.Contains(r.body, `"code":3`) {
-		t.Fatalf("polling after upgrade: %+v", r)
-	}
-	if st := srv.Stats(); st.WebSocket != 1 || st.Polling != 0 {
-		t.Fatalf("transports %+v", st)
+	m := newTestMessage(`42["still","polling"]`)
+	srv.Broadcast("r", m)
+	if r := c.request("GET", q, "", ""); r.body != string(m.packet) {
+		t.Fatalf("polling after timeout got %q", r.body)
 	}
 }
