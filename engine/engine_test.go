@@ -659,6 +659,50 @@ func TestShutdownClosesWith1001(t *testing.T) {
 	}
 }
 
+// A server-side close of a session whose peer has reset the connection:
+// the close frame's write fails and gnet closes the connection on the spot,
+// running OnClose inside the write. That OnClose must not end the session a
+// second time (it did, counting it down twice, then crashed the loop on the
+// WebSocket it had cleared).
+func TestCloseAfterPeerReset(t *testing.T) {
+	srv, h := startTestServer(t, Config{Loops: 1})
+	c := connectSocket(t, srv)
+	sh := (*srv.shards.Load())[0]
+	holding, reset, done := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	// Hold the loop until the reset has arrived, so that the close comes
+	// before the loop hears of the reset.
+	sh.run(func() {
+		defer close(done)
+		close(holding)
+		<-reset
+		for _, m := range sh.members {
+			if m.sock != nil {
+				m.sock.sess.close(reasonForcedClose)
+				return
+			}
+		}
+		t.Error("no socket on the loop")
+	})
+	select {
+	case <-holding:
+	case <-time.After(waitFor):
+		t.Fatal("the loop did not run the task")
+	}
+	tcp := c.c.(*net.TCPConn)
+	_ = tcp.SetLinger(0) // close with RST
+	_ = tcp.Close()
+	close(reset)
+	select {
+	case <-done:
+	case <-time.After(waitFor):
+		t.Fatal("the close task did not run")
+	}
+	waitSessions(t, srv, 0)
+	if st := srv.Stats(); st != (Stats{}) || h.disconnects.Load() != 1 {
+		t.Fatalf("stats %+v, disconnects %d", st, h.disconnects.Load())
+	}
+}
+
 func TestIdleHTTPConnectionsAreClosed(t *testing.T) {
 	srv, _ := startTestServer(t, Config{HTTPIdleTimeout: 300 * time.Millisecond})
 	idle := dial(t, srv)

@@ -253,9 +253,11 @@ func (ss *session) closeWith(reason string, code ws.StatusCode) {
 		return
 	}
 	ss.teardown(reason)
-	if ss.ws != nil {
-		ss.ws.closeWS(code)
-		ss.ws.sess = nil
+	if cn := ss.ws; cn != nil {
+		// Detach first: when the close frame's write fails, gnet closes cn
+		// inside the write, and its OnClose must not end the session again.
+		cn.sess = nil
+		cn.closeWS(code)
 	}
 	ss.closePolling(reason)
 }
