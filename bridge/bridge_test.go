@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,9 +20,6 @@ import (
 
 	"github.com/notify-wss/notify-wss/internal/redistest"
 )
-
-// waitFor bounds every wait in these tests; generous for a loaded 2-core box.
-const waitFor = 10 * time.Second
 
 // got is a delivered message, copied out before Release.
 type got struct {
@@ -141,16 +139,13 @@ func (h *harness) expectNothing(t *testing.T, d time.Duration) {
 	}
 }
 
-// eventually polls cond until it holds or waitFor passes.
-func eventually(t *testing.T, what string, cond func() bool) {
+// retryLog is what Run logs before each wait between attempts.
+const retryLog = "redis subscription down; retrying"
+
+// waitRetries waits until the bridge has logged n retries in all.
+func (h *harness) waitRetries(t *testing.T, n int) {
 	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	eventually(t, fmt.Sprintf("%d logged retries", n), func() bool { return strings.Count(h.logs.String(), retryLog) >= n })
 }
 
 func TestBridgeDeliversEachKind(t *testing.T) {
@@ -279,7 +274,7 @@ func TestBridgeReconnectsAfterRedisRestart(t *testing.T) {
 
 	srv.Stop()
 	eventually(t, "Connected() false after Redis stopped", func() bool { return !h.b.Connected() })
-	time.Sleep(150 * time.Millisecond) // a few failed attempts against the closed port
+	h.waitRetries(t, 3) // a few failed attempts against the closed port
 	if h.b.Connected() {
 		t.Fatal("Connected() true while Redis is down")
 	}
@@ -320,7 +315,7 @@ func TestBridgeStartsBeforeRedis(t *testing.T) {
 	srv := redistest.Start(t)
 	srv.Stop()
 	h := startBridge(t, Config{URL: srv.URL})
-	time.Sleep(200 * time.Millisecond)
+	h.waitRetries(t, 3) // a few failed attempts against the closed port
 	select {
 	case <-h.b.Ready():
 		t.Fatal("Ready closed with no Redis")
@@ -343,14 +338,10 @@ func TestBridgeStartsBeforeRedis(t *testing.T) {
 // goroutinesSettle waits until the goroutine count is back to at most base.
 func goroutinesSettle(t *testing.T, base int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > base {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			buf = buf[:runtime.Stack(buf, true)]
-			t.Fatalf("%d goroutines, want ≤ %d:\n%s", runtime.NumGoroutine(), base, buf)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !holdsWithin(waitFor, func() bool { return runtime.NumGoroutine() <= base }) {
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		t.Fatalf("%d goroutines, want ≤ %d:\n%s", runtime.NumGoroutine(), base, buf)
 	}
 }
 
@@ -360,17 +351,14 @@ func TestRunReturnsOnCancel(t *testing.T) {
 		t.Run(state, func(t *testing.T) {
 			base := runtime.NumGoroutine()
 			url := srv.URL
+			var hole *blackHole
 			if state == "dialling a black hole" {
-				// A listener that never accepts: the TCP handshake completes
-				// in the backlog but Redis' greeting never comes.
-				l, err := net.Listen("tcp", "127.0.0.1:0")
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer l.Close()
-				url = "redis://" + l.Addr().String()
+				hole = newBlackHole(t)
+				url = "redis://" + hole.addr()
 			}
-			b, err := New(Config{URL: url, Logger: slog.New(slog.DiscardHandler), MinBackoff: 5 * time.Millisecond}, func(m *Message) { m.Release() })
+			logs := &syncBuffer{}
+			logger := slog.New(slog.NewTextHandler(logs, nil))
+			b, err := New(Config{URL: url, Logger: logger, MinBackoff: 5 * time.Millisecond}, func(m *Message) { m.Release() })
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -388,9 +376,15 @@ func TestRunReturnsOnCancel(t *testing.T) {
 				srv.Stop()
 				defer srv.Restart()
 				eventually(t, "disconnect", func() bool { return !b.Connected() })
-				time.Sleep(50 * time.Millisecond)
+				// Between attempts, after a few have failed.
+				eventually(t, "retries", func() bool { return strings.Count(logs.String(), retryLog) >= 2 })
 			default:
-				time.Sleep(100 * time.Millisecond)
+				// Blocked on a reply that never comes.
+				select {
+				case <-hole.heard:
+				case <-time.After(waitFor):
+					t.Fatal("the bridge never wrote to the black hole")
+				}
 			}
 			start := time.Now()
 			cancel()
@@ -407,6 +401,9 @@ func TestRunReturnsOnCancel(t *testing.T) {
 			}
 			if b.Connected() {
 				t.Error("Connected() true after Run returned")
+			}
+			if hole != nil {
+				hole.close()
 			}
 			goroutinesSettle(t, base)
 		})
@@ -429,14 +426,41 @@ func TestRunTwice(t *testing.T) {
 // PINGed, not dropped.
 func TestHealthCheckKeepsIdleConnection(t *testing.T) {
 	srv := redistest.Start(t)
-	h := startBridge(t, Config{URL: srv.URL, HealthInterval: 20 * time.Millisecond})
+	// The interval leaves a loaded machine time to answer each PING: the
+	// connection is dropped after deadAfterIntervals without a read.
+	h := startBridge(t, Config{URL: srv.URL, HealthInterval: 100 * time.Millisecond})
 	h.waitReady(t)
-	time.Sleep(300 * time.Millisecond) // 15 intervals
+	admin := redis.NewClient(&redis.Options{Addr: srv.Addr, Protocol: 2})
+	defer admin.Close()
+	// Six health intervals, each PING answered: three times the silence
+	// that would drop the connection without them.
+	base := pingsServed(t, admin)
+	eventually(t, "6 health-check PINGs", func() bool { return pingsServed(t, admin) >= base+6 })
 	if !h.b.Connected() || h.b.Stats().Reconnects != 0 {
 		t.Fatalf("idle connection dropped: connected %v, stats %+v", h.b.Connected(), h.b.Stats())
 	}
 	srv.Publish(t, "notifications:all", `{"still":"here"}`)
 	h.next(t)
+}
+
+// pingsServed returns how many PINGs the Redis server behind c has answered.
+func pingsServed(t *testing.T, c *redis.Client) int {
+	t.Helper()
+	info, err := c.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// "cmdstat_ping:calls=12,usec=…"; absent before the first PING.
+	_, rest, found := strings.Cut(info, "cmdstat_ping:calls=")
+	if !found {
+		return 0
+	}
+	digits, _, _ := strings.Cut(rest, ",")
+	n, err := strconv.Atoi(digits)
+	if err != nil {
+		t.Fatalf("INFO commandstats: %q: %v", digits, err)
+	}
+	return n
 }
 
 // TestHealthCheckDropsSilentConnection freezes a proxy between the bridge
@@ -459,6 +483,70 @@ func TestHealthCheckDropsSilentConnection(t *testing.T) {
 	if g := h.next(t); g.room != "user-notifications:z" {
 		t.Fatalf("room %s", g.room)
 	}
+}
+
+// blackHole is a peer that accepts connections and reads from them but
+// never answers, like a Redis that hung after its TCP handshake.
+type blackHole struct {
+	l      net.Listener
+	heard  chan struct{} // closed once a client has written something
+	once   sync.Once
+	mu     sync.Mutex
+	conns  []net.Conn
+	closed bool
+	wg     sync.WaitGroup
+}
+
+func newBlackHole(t *testing.T) *blackHole {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &blackHole{l: l, heard: make(chan struct{})}
+	h.wg.Go(h.accept)
+	t.Cleanup(h.close)
+	return h
+}
+
+func (h *blackHole) addr() string { return h.l.Addr().String() }
+
+func (h *blackHole) accept() {
+	for {
+		c, err := h.l.Accept()
+		if err != nil {
+			return
+		}
+		h.mu.Lock()
+		if h.closed {
+			h.mu.Unlock()
+			c.Close()
+			return
+		}
+		h.conns = append(h.conns, c)
+		h.mu.Unlock()
+		h.wg.Go(func() {
+			buf := make([]byte, 512)
+			for {
+				if _, err := c.Read(buf); err != nil {
+					return
+				}
+				h.once.Do(func() { close(h.heard) })
+			}
+		})
+	}
+}
+
+// close closes the listener and every connection and waits for its
+// goroutines. Calling it twice is fine.
+func (h *blackHole) close() {
+	h.l.Close()
+	h.mu.Lock()
+	h.closed = true
+	for _, c := range h.conns {
+		c.Close()
+	}
+	h.mu.Unlock()
+	h.wg.Wait()
 }
 
 // freezeProxy forwards TCP to a target; while frozen it holds every byte in

@@ -12,13 +12,14 @@ import (
 // same subscription, confirmations, pattern delivery and health PINGs as
 // with redis-server; stopping the broker disconnects the bridge.
 func TestEmbeddedBroker(t *testing.T) {
-	url, stop, err := StartEmbedded("127.0.0.1:0")
+	m, err := startEmbedded("127.0.0.1:0") // StartEmbedded, with the broker at hand
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer stop()
+	defer m.Close()
+	url := embeddedURL(m)
 
-	h := startBridge(t, Config{URL: url, HealthInterval: 20 * time.Millisecond})
+	h := startBridge(t, Config{URL: url, HealthInterval: 100 * time.Millisecond})
 	h.waitReady(t)
 
 	opt, err := redis.ParseURL(url)
@@ -48,14 +49,17 @@ func TestEmbeddedBroker(t *testing.T) {
 		t.Fatalf("after invalid: %s", g.packet)
 	}
 
-	// PING in subscribed mode is answered by miniredis too: 15 health
-	// intervals pass without a reconnect.
-	time.Sleep(300 * time.Millisecond)
+	// PING in subscribed mode is answered by miniredis too: six health
+	// intervals (three times the silence that drops a connection) pass
+	// without a reconnect. The bridge's PINGs are the only commands the
+	// broker sees meanwhile.
+	base := m.CommandCount()
+	eventually(t, "6 health-check PINGs", func() bool { return m.CommandCount() >= base+6 })
 	if s := h.b.Stats(); s.Reconnects != 0 || !h.b.Connected() {
 		t.Fatalf("health check dropped the embedded connection: %+v", s)
 	}
 
-	stop()
+	m.Close()
 	eventually(t, "Connected() false after the broker stopped", func() bool { return !h.b.Connected() })
 }
 

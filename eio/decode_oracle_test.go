@@ -30,15 +30,38 @@ type nodeVerdict struct {
 //   - what Node accepts, DecodeSIO accepts with the same fields, except for
 //     the documented strict corners: EVENT/ACK/CONNECT_ERROR without data,
 //     ack ids above MaxAckID, and packets built from a quirky part
-//     (whitespace or non-decimal numbers where Node's Number() reads digits).
+//     (whitespace or non-decimal numbers where Node's Number() reads digits,
+//     and the empty packet, which Number("") reads as a CONNECT).
 func TestDecodeSIOMatchesNode(t *testing.T) {
-	file, err := os.Open("testdata/socketio_parser_verdicts.jsonl")
+	verdicts := loadNodeVerdicts(t)
+	var accepted, strict int
+	for _, v := range verdicts {
+		switch checkNodeVerdict(t, v) {
+		case bothAccept:
+			accepted++
+		case nodeOnlyAccepts:
+			strict++
+		}
+	}
+	if len(verdicts) < 2000 || accepted < 300 {
+		t.Errorf("only %d verdicts, %d accepted by both", len(verdicts), accepted)
+	}
+	t.Logf("%d packets: %d accepted by both, %d accepted only by Node (strict corners)", len(verdicts), accepted, strict)
+}
+
+// nodeVerdictsFile holds socket.io-parser's verdicts, one JSON line each.
+const nodeVerdictsFile = "testdata/socketio_parser_verdicts.jsonl"
+
+// loadNodeVerdicts reads nodeVerdictsFile.
+func loadNodeVerdicts(t *testing.T) []nodeVerdict {
+	t.Helper()
+	file, err := os.Open(nodeVerdictsFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer file.Close()
 	sc := bufio.NewScanner(file)
-	var n, accepted, strict int
+	var out []nodeVerdict
 	for sc.Scan() {
 		line := sc.Text()
 		if strings.HasPrefix(line, "#") {
@@ -48,40 +71,54 @@ func TestDecodeSIOMatchesNode(t *testing.T) {
 		if err := json.Unmarshal([]byte(line), &v); err != nil {
 			t.Fatalf("%s: %v", line, err)
 		}
-		n++
-		p, err := DecodeSIO([]byte(v.In))
-		switch {
-		case !v.OK && err == nil:
-			t.Errorf("DecodeSIO(%q) accepted %+v; socket.io-parser says %q", v.In, p, v.Err)
-		case !v.OK:
-		case err != nil:
-			allowed := v.Quirk ||
-				(v.Data == nil && v.Type != SIOConnect && v.Type != SIODisconnect && err == ErrSIOPayload) ||
-				(v.ID > float64(MaxAckID) && err == ErrSIOAckID)
-			if !allowed {
-				t.Errorf("DecodeSIO(%q): %v; socket.io-parser accepts it: %+v", v.In, err, v)
-			}
-			strict++
-		default:
-			accepted++
-			if p.Type != v.Type || string(p.Namespace) != v.Nsp || float64(p.ID) != v.ID || p.Attachments != v.Att {
-				t.Errorf("DecodeSIO(%q) = type %v nsp %q id %d att %d; socket.io-parser: type %v nsp %q id %v att %d",
-					v.In, p.Type, p.Namespace, p.ID, p.Attachments, v.Type, v.Nsp, v.ID, v.Att)
-			}
-			if (v.Data == nil) != (p.Data == nil) {
-				t.Errorf("DecodeSIO(%q) data %q; socket.io-parser: %v", v.In, p.Data, v.Data)
-			} else if v.Data != nil && !sameJSON(t, p.Data, []byte(*v.Data)) {
-				t.Errorf("DecodeSIO(%q) data %s; socket.io-parser: %s", v.In, p.Data, *v.Data)
-			}
-		}
+		out = append(out, v)
 	}
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if n < 2000 || accepted < 300 {
-		t.Errorf("only %d verdicts, %d accepted by both", n, accepted)
+	return out
+}
+
+// agreement is how DecodeSIO's verdict on a packet relates to Node's.
+type agreement int
+
+const (
+	bothReject      agreement = iota
+	bothAccept                // with the same fields
+	nodeOnlyAccepts           // one of the documented strict corners
+)
+
+// checkNodeVerdict decodes v.In and reports an error unless DecodeSIO
+// agrees with socket.io-parser's verdict v, as TestDecodeSIOMatchesNode
+// describes.
+func checkNodeVerdict(t *testing.T, v nodeVerdict) agreement {
+	t.Helper()
+	p, err := DecodeSIO([]byte(v.In))
+	switch {
+	case !v.OK && err == nil:
+		t.Errorf("DecodeSIO(%q) accepted %+v; socket.io-parser says %q", v.In, p, v.Err)
+		return bothReject
+	case !v.OK:
+		return bothReject
+	case err != nil:
+		allowed := v.Quirk ||
+			(v.Data == nil && v.Type != SIOConnect && v.Type != SIODisconnect && err == ErrSIOPayload) ||
+			(v.ID > float64(MaxAckID) && err == ErrSIOAckID)
+		if !allowed {
+			t.Errorf("DecodeSIO(%q): %v; socket.io-parser accepts it: %+v", v.In, err, v)
+		}
+		return nodeOnlyAccepts
 	}
-	t.Logf("%d packets: %d accepted by both, %d accepted only by Node (strict corners)", n, accepted, strict)
+	if p.Type != v.Type || string(p.Namespace) != v.Nsp || float64(p.ID) != v.ID || p.Attachments != v.Att {
+		t.Errorf("DecodeSIO(%q) = type %v nsp %q id %d att %d; socket.io-parser: type %v nsp %q id %v att %d",
+			v.In, p.Type, p.Namespace, p.ID, p.Attachments, v.Type, v.Nsp, v.ID, v.Att)
+	}
+	if (v.Data == nil) != (p.Data == nil) {
+		t.Errorf("DecodeSIO(%q) data %q; socket.io-parser: %v", v.In, p.Data, v.Data)
+	} else if v.Data != nil && !sameJSON(t, p.Data, []byte(*v.Data)) {
+		t.Errorf("DecodeSIO(%q) data %s; socket.io-parser: %s", v.In, p.Data, *v.Data)
+	}
+	return bothAccept
 }
 
 // sameJSON reports whether a and b hold the same JSON value.

@@ -112,7 +112,8 @@ type SIOPacket struct {
 // with undefined data); the data may not start with whitespace (Node reads
 // leading spaces as part of the ack id); counts and ids are plain digits
 // (Node's Number() also takes "0x1", "1e0" or "001"); ids stop at MaxAckID
-// (Node takes any and rounds past 2^53).
+// (Node takes any and rounds past 2^53); an empty packet is an error (Node's
+// Number("") is 0: it reads a CONNECT to "/").
 //
 // DecodeSIO does not allocate and does not panic on any input; its errors
 // are the sentinels of errors.go, returned as they are. On error the packet

@@ -3,8 +3,10 @@ package eio
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // sioCase is one Socket.IO packet with its fields labelled. wire is the whole
@@ -275,13 +277,84 @@ func TestSIOTypeString(t *testing.T) {
 	}
 }
 
-// TestDecodeSIOEveryPrefix feeds every prefix of the trace messages to
-// DecodeSIO: none may panic, and the full packet must decode.
+// sioSentinels are the errors DecodeSIO returns, as they are.
+var sioSentinels = []error{ErrSIOType, ErrSIOAttachments, ErrSIOAckID, ErrSIOPayload, ErrSIOJSON}
+
+// TestDecodeSIOEveryPrefix feeds DecodeSIO every proper prefix of every
+// Socket.IO packet of the traces and of sioCases: a message cut short
+// anywhere. Each prefix must
+//
+//   - be refused with exactly one of the sentinels, or be accepted as a
+//     packet consistent with the whole one (checkSIOPrefix);
+//   - for the traces, get socket.io-parser's verdict (the oracle file holds
+//     every such prefix), under the rules of TestDecodeSIOMatchesNode.
 func TestDecodeSIOEveryPrefix(t *testing.T) {
-	for _, tt := range sioCases {
-		msg := []byte(tt.wire[1:])
-		for i := range msg {
-			DecodeSIO(bytes.Clone(msg[:i]))
+	verdicts := map[string]nodeVerdict{}
+	for _, v := range loadNodeVerdicts(t) {
+		verdicts[v.In] = v
+	}
+	var compared, accepted int
+	for _, f := range textFixtures(t) {
+		for _, pkt := range f.packets(t) {
+			if len(pkt) == 0 || pkt[0] != '0'+byte(PacketMessage) {
+				continue
+			}
+			whole := pkt[1:]
+			for i := range whole {
+				prefix := whole[:i]
+				checkSIOPrefix(t, whole, prefix)
+				if !utf8.Valid(prefix) {
+					continue // cut inside a character: no text frame carries it
+				}
+				v, ok := verdicts[string(prefix)]
+				if !ok {
+					t.Fatalf("%v: no socket.io-parser verdict for the prefix %q; regenerate %s with socketio_parser_oracle.js",
+						f, prefix, nodeVerdictsFile)
+				}
+				compared++
+				if checkNodeVerdict(t, v) == bothAccept {
+					accepted++
+				}
+			}
 		}
+	}
+	for _, tt := range sioCases {
+		whole := []byte(tt.wire[1:])
+		for i := range whole {
+			checkSIOPrefix(t, whole, whole[:i])
+		}
+	}
+	if compared < 1000 || accepted < 50 {
+		t.Errorf("only %d prefixes compared with socket.io-parser, %d accepted by both", compared, accepted)
+	}
+	t.Logf("%d trace prefixes compared with socket.io-parser, %d accepted by both", compared, accepted)
+}
+
+// checkSIOPrefix decodes prefix, a proper prefix of the packet whole. An
+// error must be one of sioSentinels. An accepted prefix must re-encode
+// (AppendSIO) to a packet that decodes to the same fields, and agree with
+// the whole packet as far as it goes: same type and attachment count, a
+// namespace that begins the whole one, data (if any) that begins the whole
+// data.
+func checkSIOPrefix(t *testing.T, whole, prefix []byte) {
+	t.Helper()
+	p, err := DecodeSIO(bytes.Clone(prefix))
+	if err != nil {
+		if !slices.Contains(sioSentinels, err) {
+			t.Errorf("DecodeSIO(%q): %v, not one of the sentinels", prefix, err)
+		}
+		return
+	}
+	enc := AppendSIO(nil, p)
+	if q, err := DecodeSIO(enc); err != nil || !sameSIO(p, q) {
+		t.Errorf("DecodeSIO(%q) = %+v; its re-encoding %q decodes to %+v, %v", prefix, p, enc, q, err)
+	}
+	w, err := DecodeSIO(whole)
+	if err != nil {
+		return // a made-up invalid case: nothing to agree with
+	}
+	if p.Type != w.Type || p.Attachments != w.Attachments || !bytes.HasPrefix(w.Namespace, p.Namespace) ||
+		(p.Data != nil && !bytes.HasPrefix(w.Data, p.Data)) {
+		t.Errorf("DecodeSIO(%q) = %+v, which does not begin %q (%+v)", prefix, p, whole, w)
 	}
 }

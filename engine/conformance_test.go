@@ -12,11 +12,8 @@ import (
 // them); each matches the Node engine.io 6 source.
 
 func TestRawPathEchoes(t *testing.T) {
-	srv, _ := startTestServer(t, Config{
-		ConnectTimeout: 100 * time.Millisecond, // a raw session has none
-		RawPath:        "/engine.io",
-		RawMessage:     func(s *RawSession, data []byte, binary bool) { s.Send(data, binary) },
-	})
+	echo := func(s *RawSession, data []byte, binary bool) { s.Send(data, binary) }
+	srv, _ := startTestServer(t, Config{RawPath: "/engine.io", RawMessage: echo})
 	w := dial(t, srv)
 	w.send([]byte("GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n"+wsHeaders+"\r\n"), false)
 	if r := w.readResponse(); r.status != 101 {
@@ -34,12 +31,23 @@ func TestRawPathEchoes(t *testing.T) {
 		t.Fatalf("binary echo %v %q", op, p)
 	}
 
+	// A raw session has no connect timeout. Its first ping, due after the
+	// connect timeout, shows that its timer ran past that deadline and
+	// left it open (onTimer checks the connect deadline first).
+	srv, _ = startTestServer(t, Config{
+		ConnectTimeout: 100 * time.Millisecond,
+		PingInterval:   300 * time.Millisecond,
+		RawPath:        "/engine.io",
+		RawMessage:     echo,
+	})
 	c := dial(t, srv)
 	open := c.request("GET", "/engine.io/?EIO=4&transport=polling", "", "")
 	sid := open.body[9:29]
-	time.Sleep(200 * time.Millisecond) // past ConnectTimeout
 	q := "/engine.io/?EIO=4&transport=polling&sid=" + sid
-	if r := c.request("POST", q, "", "4hello\x1ebAQIDBA=="); r.body != "ok" {
+	if r := c.request("GET", q, "", ""); r.status != 200 || r.body != "2" {
+		t.Fatalf("GET for the first ping: %+v", r)
+	}
+	if r := c.request("POST", q, "", "3\x1e4hello\x1ebAQIDBA=="); r.body != "ok" {
 		t.Fatalf("POST %+v", r)
 	}
 	if r := c.request("GET", q, "", ""); r.body != "4hello\x1ebAQIDBA==" {
@@ -61,10 +69,11 @@ func TestPollingCloseForgetsSession(t *testing.T) {
 	// The client's "1": the parked GET ends with a noop, the sid is gone.
 	srv, _ := startTestServer(t, Config{})
 	c := dial(t, srv)
-	q := "/socket.io/?EIO=4&transport=polling&sid=" + c.request("GET", "/socket.io/?EIO=4&transport=polling", "", "").body[9:29]
+	sid := c.request("GET", "/socket.io/?EIO=4&transport=polling", "", "").body[9:29]
+	q := "/socket.io/?EIO=4&transport=polling&sid=" + sid
 	g := dial(t, srv)
 	g.send([]byte("GET "+q+" HTTP/1.1\r\nHost: x\r\n\r\n"), false)
-	time.Sleep(50 * time.Millisecond)
+	waitParked(t, srv, sid)
 	if r := c.request("POST", q, "", "1"); r.body != "ok" {
 		t.Fatalf("POST %+v", r)
 	}
@@ -73,11 +82,12 @@ func TestPollingCloseForgetsSession(t *testing.T) {
 	}
 	unknown(c, q)
 
-	// A ping timeout with no GET parked: the next GET is refused at once.
+	// A ping timeout with no GET parked: the next GET is refused at once,
+	// not after a grace period for collecting the close.
 	srv, _ = startTestServer(t, Config{PingInterval: 100 * time.Millisecond, PingTimeout: 100 * time.Millisecond})
 	c = dial(t, srv)
 	q = "/socket.io/?EIO=4&transport=polling&sid=" + c.request("GET", "/socket.io/?EIO=4&transport=polling", "", "").body[9:29]
-	time.Sleep(400 * time.Millisecond)
+	waitSessions(t, srv, 0) // the ping timeout closed it
 	unknown(c, q)
 }
 
@@ -90,7 +100,7 @@ func TestPollingForcedCloseWaitsForGET(t *testing.T) {
 		return "/socket.io/?EIO=4&transport=polling&sid=" + c.request("GET", "/socket.io/?EIO=4&transport=polling", "", "").body[9:29]
 	}
 	q := handshake()
-	time.Sleep(500 * time.Millisecond)
+	waitSessions(t, srv, 0) // the connect timeout closed it
 	if r := c.request("GET", q, "", ""); r.body != "1" {
 		t.Fatalf("GET after the connect timeout: %+v", r)
 	}

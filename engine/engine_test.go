@@ -77,18 +77,21 @@ func (m *testMessage) Retain(n int32) { m.refs.Add(n) }
 func (m *testMessage) Release()       { m.refs.Add(-1) }
 func (m *testMessage) released() bool { return m.refs.Load() == 0 }
 func (m *testMessage) String() string { return string(m.packet) }
+
+// waitReleased waits until every loop has let go of m.
 func waitReleased(t *testing.T, m *testMessage) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
-	for !m.released() {
-		if time.Now().After(deadline) {
-			t.Fatalf("message %s still has %d references", m, m.refs.Load())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	eventually(t, "every reference to "+m.String()+" to be released", m.released)
 }
 
 func startTestServer(t *testing.T, cfg Config) (*Server, *testHandler) {
+	t.Helper()
+	return startTestServerWith(t, cfg, nil)
+}
+
+// startTestServerWith is startTestServer with setup, when not nil, called
+// on the server between New and Run (to set test hooks).
+func startTestServerWith(t *testing.T, cfg Config, setup func(*Server)) (*Server, *testHandler) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -101,6 +104,9 @@ func startTestServer(t *testing.T, cfg Config) (*Server, *testHandler) {
 	}
 	h := &testHandler{}
 	srv := New(cfg, h)
+	if setup != nil {
+		setup(srv)
+	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Run() }()
 	select {
@@ -147,7 +153,10 @@ func (c *client) send(b []byte, slow bool) {
 			c.t.Fatal(err)
 		}
 		if i%7 == 0 {
-			time.Sleep(100 * time.Microsecond) // let some bytes arrive alone
+			// Deliberate, not a wait for an event: a pause now and then
+			// lets some bytes arrive alone, so the server meets partial
+			// reads of every kind.
+			time.Sleep(100 * time.Microsecond)
 		}
 	}
 }
@@ -541,7 +550,8 @@ func TestPolling(t *testing.T) {
 		open.headers["cache-control"] != "no-store" {
 		t.Fatalf("handshake %+v", open)
 	}
-	q := "/socket.io/?EIO=4&transport=polling&sid=" + open.body[9:29]
+	sid := open.body[9:29]
+	q := "/socket.io/?EIO=4&transport=polling&sid=" + sid
 	if r := c.request("POST", q, "Content-Type: text/plain;charset=UTF-8\r\n", `40{"token":"ok"}`+"\x1e"+`42["join","r"]`); r.status != 200 || r.body != "ok" {
 		t.Fatalf("POST %+v", r)
 	}
@@ -552,7 +562,7 @@ func TestPolling(t *testing.T) {
 	// A parked GET is answered by a broadcast; a second GET overlaps.
 	getter := dial(t, srv)
 	getter.send([]byte("GET "+q+" HTTP/1.1\r\nHost: x\r\n\r\n"), false)
-	time.Sleep(50 * time.Millisecond)
+	waitParked(t, srv, sid)
 	m := newTestMessage(`42["notification",{"polling":true}]`)
 	srv.Broadcast("r", m)
 	if r := getter.readResponse(); r.body != string(m.packet) {
@@ -560,7 +570,7 @@ func TestPolling(t *testing.T) {
 	}
 	waitReleased(t, m)
 	getter.send([]byte("GET "+q+" HTTP/1.1\r\nHost: x\r\n\r\n"), false)
-	time.Sleep(50 * time.Millisecond)
+	waitParked(t, srv, sid)
 	if r := c.request("GET", q, "", ""); r.status != 400 {
 		t.Fatalf("overlapping GET: %d", r.status)
 	}
@@ -582,12 +592,14 @@ func TestPolling(t *testing.T) {
 	})
 	t.Run("octet-stream POST closes the session", func(t *testing.T) {
 		o := c.request("GET", "/socket.io/?EIO=4&transport=polling", "", "")
-		q := "/socket.io/?EIO=4&transport=polling&sid=" + o.body[9:29]
+		sid := o.body[9:29]
+		q := "/socket.io/?EIO=4&transport=polling&sid=" + sid
 		if r := c.request("POST", q, "Content-Type: application/octet-stream\r\n", "x"); r.status != 400 {
 			t.Fatalf("status %d", r.status)
 		}
-		// engine.io forgets the session at once (trace e §7d).
-		time.Sleep(50 * time.Millisecond)
+		// engine.io forgets the session at once (trace e §7d): with no GET
+		// to collect a close, nothing keeps the sid once the close ran.
+		waitForgotten(t, srv, sid)
 		if r := c.request("GET", q, "", ""); r.status != 400 || !strings.Contains(r.body, `"code":1`) {
 			t.Fatalf("GET after close: %+v", r)
 		}
@@ -618,12 +630,10 @@ func TestHeartbeat(t *testing.T) {
 	if d := time.Since(start); d < 80*time.Millisecond || d > time.Second {
 		t.Fatalf("closed %v after the unanswered ping", d)
 	}
-	deadline := time.Now().Add(time.Second)
-	for h.disconnects.Load() != 1 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if srv.Stats().Sessions != 0 {
-		t.Fatalf("session not gone: %+v", srv.Stats())
+	// The handler hears of the close before the session count drops.
+	waitSessions(t, srv, 0)
+	if n := h.disconnects.Load(); n != 1 {
+		t.Fatalf("disconnects %d, want 1", n)
 	}
 }
 
@@ -676,12 +686,9 @@ func TestSlowConsumerIsDropped(t *testing.T) {
 	if n := srv.Counters().SlowConsumers; n != 1 {
 		t.Fatalf("slow consumers %d, want 1", n)
 	}
-	deadline := time.Now().Add(2 * time.Second)
-	for h.disconnects.Load() != 1 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if h.disconnects.Load() != 1 || srv.Stats().Sessions != 1 {
-		t.Fatalf("disconnects %d, sessions %d", h.disconnects.Load(), srv.Stats().Sessions)
+	waitSessions(t, srv, 1)
+	if n := h.disconnects.Load(); n != 1 {
+		t.Fatalf("disconnects %d, want 1", n)
 	}
 	// The fast client is still served.
 	srv.Broadcast("r", newTestMessage(`42["after"]`))
@@ -696,6 +703,50 @@ func TestShutdownClosesWith1001(t *testing.T) {
 	go func() { _ = srv.Shutdown(context.Background()) }()
 	if code := c.expectClose(); code != ws.StatusGoingAway {
 		t.Fatalf("close code %d", code)
+	}
+}
+
+// A server-side close of a session whose peer has reset the connection:
+// the close frame's write fails and gnet closes the connection on the spot,
+// running OnClose inside the write. That OnClose must not end the session a
+// second time (it did, counting it down twice, then crashed the loop on the
+// WebSocket it had cleared).
+func TestCloseAfterPeerReset(t *testing.T) {
+	srv, h := startTestServer(t, Config{Loops: 1})
+	c := connectSocket(t, srv)
+	sh := (*srv.shards.Load())[0]
+	holding, reset, done := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	// Hold the loop until the reset has arrived, so that the close comes
+	// before the loop hears of the reset.
+	sh.run(func() {
+		defer close(done)
+		close(holding)
+		<-reset
+		for _, m := range sh.members {
+			if m.sock != nil {
+				m.sock.sess.close(CloseForced)
+				return
+			}
+		}
+		t.Error("no socket on the loop")
+	})
+	select {
+	case <-holding:
+	case <-time.After(waitFor):
+		t.Fatal("the loop did not run the task")
+	}
+	tcp := c.c.(*net.TCPConn)
+	_ = tcp.SetLinger(0) // close with RST
+	_ = tcp.Close()
+	close(reset)
+	select {
+	case <-done:
+	case <-time.After(waitFor):
+		t.Fatal("the close task did not run")
+	}
+	waitSessions(t, srv, 0)
+	if st := srv.Stats(); st != (Stats{}) || h.disconnects.Load() != 1 {
+		t.Fatalf("stats %+v, disconnects %d", st, h.disconnects.Load())
 	}
 }
 
@@ -727,76 +778,26 @@ func TestIdleHTTPConnectionsAreClosed(t *testing.T) {
 	}
 }
 
-func TestUpgradeFromPolling(t *testing.T) {
+// An upgrade that does not finish in time closes the probe; the session
+// goes on polling. (TestUpgradeHandover covers upgrades that finish.)
+func TestUpgradeTimeoutLeavesSessionPolling(t *testing.T) {
 	srv, _ := startTestServer(t, Config{UpgradeTimeout: 300 * time.Millisecond})
-	c := dial(t, srv)
-	open := c.request("GET", "/socket.io/?EIO=4&transport=polling", "", "")
-	sid := open.body[9:29]
-	q := "/socket.io/?EIO=4&transport=polling&sid=" + sid
-	c.request("POST", q, "", `40{"token":"ok"}`+"\x1e"+`42["join","r"]`)
-	if r := c.request("GET", q, "", ""); !strings.HasPrefix(r.body, "40{") {
-		t.Fatalf("GET %q", r.body)
-	}
-
-	t.Run("timeout leaves the session polling", func(t *testing.T) {
-		probe := dial(t, srv)
-		probe.send([]byte("GET /socket.io/?EIO=4&transport=websocket&sid="+sid+" HTTP/1.1\r\nHost: x\r\n"+wsHeaders+"\r\n"), false)
-		if r := probe.readResponse(); r.status != 101 {
-			t.Fatalf("upgrade: %+v", r)
-		}
-		start := time.Now()
-		if code := probe.expectClose(); code != 0 {
-			t.Fatalf("close code %d", code)
-		}
-		if d := time.Since(start); d < 250*time.Millisecond || d > 2*time.Second {
-			t.Fatalf("probe closed after %v", d)
-		}
-		m := newTestMessage(`42["still","polling"]`)
-		srv.Broadcast("r", m)
-		if r := c.request("GET", q, "", ""); r.body != string(m.packet) {
-			t.Fatalf("polling after timeout got %q", r.body)
-		}
-	})
-
-	// A parked GET, then the probe: the GET ends with a noop, "5" moves the
-	// session, and what was broadcast meanwhile arrives on the WebSocket in
-	// order.
-	getter := dial(t, srv)
-	getter.send([]byte("GET "+q+" HTTP/1.1\r\nHost: x\r\n\r\n"), false)
-	ws := dial(t, srv)
-	ws.send([]byte("GET /socket.io/?EIO=4&transport=websocket&sid="+sid+" HTTP/1.1\r\nHost: x\r\n"+wsHeaders+"\r\n"), false)
-	if r := ws.readResponse(); r.status != 101 {
+	c, sid, q := openPollingSession(t, srv, "r")
+	probe := dial(t, srv)
+	probe.send([]byte("GET /socket.io/?EIO=4&transport=websocket&sid="+sid+" HTTP/1.1\r\nHost: x\r\n"+wsHeaders+"\r\n"), false)
+	if r := probe.readResponse(); r.status != 101 {
 		t.Fatalf("upgrade: %+v", r)
 	}
-	ws.sendText("2probe")
-	if r := ws.readText(); r != "3probe" {
-		t.Fatalf("probe answer %q", r)
+	start := time.Now()
+	if code := probe.expectClose(); code != 0 {
+		t.Fatalf("close code %d", code)
 	}
-	if r := getter.readResponse(); r.body != "6" {
-		t.Fatalf("parked GET ended with %q, want the noop", r.body)
+	if d := time.Since(start); d < 250*time.Millisecond {
+		t.Fatalf("probe closed after %v, before the upgrade timeout", d)
 	}
-	var msgs []*testMessage
-	for i := 0; i < 20; i++ {
-		m := newTestMessage(`42["n",` + strconv.Itoa(i) + `]`)
-		msgs = append(msgs, m)
-		srv.Broadcast("r", m)
-		if i == 5 {
-			ws.sendText("5")
-		}
-	}
-	for _, m := range msgs {
-		if r := ws.readText(); r != string(m.packet) {
-			t.Fatalf("got %q, want %q", r, m.packet)
-		}
-	}
-	ws.sendText(`421["join","r2"]`)
-	if r := ws.readText(); r != `431["joined"]` {
-		t.Fatalf("event after upgrade: %q", r)
-	}
-	if r := c.request("GET", q, "", ""); r.status != 400 || !strings.Contains(r.body, `"code":3`) {
-		t.Fatalf("polling after upgrade: %+v", r)
-	}
-	if st := srv.Stats(); st.WebSocket != 1 || st.Polling != 0 {
-		t.Fatalf("transports %+v", st)
+	m := newTestMessage(`42["still","polling"]`)
+	srv.Broadcast("r", m)
+	if r := c.request("GET", q, "", ""); r.body != string(m.packet) {
+		t.Fatalf("polling after timeout got %q", r.body)
 	}
 }

@@ -58,6 +58,11 @@ type Server struct {
 	roomShards map[string]uint64
 
 	counters serverCounters
+
+	// handoffHook, when set, is called on the loop at each step of an
+	// upgrade hand-over (upgrade.go), so that tests can broadcast into
+	// every window of it. Tests set it between New and Run; nil otherwise.
+	handoffHook func(handoffStep, *handoff)
 }
 
 // serverCounters are the server-wide gauges shown by /health.

@@ -248,10 +248,10 @@ func (ss *session) closeWith(reason CloseReason, code ws.StatusCode) {
 	}
 	ss.teardown(reason)
 	if cn := ss.ws; cn != nil {
-		// The close frame's write may find the peer gone, and gnet then
-		// closes the connection at once: transportClosed clears ss.ws.
-		cn.closeWS(code)
+		// Detach first: when the close frame's write fails, gnet closes cn
+		// inside the write, and its OnClose must not end the session again.
 		cn.sess = nil
+		cn.closeWS(code)
 	}
 	ss.closePolling(reason)
 }

@@ -27,6 +27,27 @@ import (
 // Packets the client sends on the new WebSocket before step 4 wait on the
 // connection and are handled after it.
 
+// handoffStep names a point of the hand-over, for Server.handoffHook.
+type handoffStep uint8
+
+const (
+	handoffBegin     handoffStep = iota // on from: "5" arrived, nothing marked yet
+	handoffMarked                       // on from: both markers queued, neither handled
+	handoffAdopting                     // on to: at the adopt marker, before step 2
+	handoffAdopted                      // on to: step 2 done, members holding
+	handoffReleasing                    // on from: at the release marker, before step 3
+	handoffReleased                     // on from: step 3 done, leftovers not yet sent to to
+	handoffFinished                     // on to: step 4 done, members write directly
+)
+
+// step calls the test hook, if any, at a step of h. Once per step of a
+// hand-over, never per delivery.
+func (h *handoff) step(s handoffStep) {
+	if hook := h.from.srv.handoffHook; hook != nil {
+		hook(s, h)
+	}
+}
+
 // handoff carries one session from its polling loop to its WebSocket loop.
 type handoff struct {
 	ss       *session
@@ -135,6 +156,7 @@ func (sh *shard) beginHandoff(ss *session, cn *conn) {
 	}
 	ss.poll.left = true
 	h := &handoff{ss: ss, cn: cn, from: sh, to: to}
+	h.step(handoffBegin)
 	for _, sock := range ss.sockets {
 		h.members = append(h.members, handoffMember{sock.slot, append([]string(nil), sock.rooms...)})
 	}
@@ -149,13 +171,16 @@ func (sh *shard) beginHandoff(ss *session, cn *conn) {
 	to.enqueue("", nil, h, false)
 	sh.enqueue("", nil, h, true)
 	srv.roomMu.Unlock()
+	h.step(handoffMarked)
 }
 
 // onHandoffMarker handles a marker in this loop's queue.
 func (sh *shard) onHandoffMarker(h *handoff, release bool) {
 	if release {
+		h.step(handoffReleasing)
 		sh.releaseHandoff(h)
 	} else {
+		h.step(handoffAdopting)
 		sh.adoptHandoff(h)
 	}
 }
@@ -183,6 +208,7 @@ func (sh *shard) releaseHandoff(h *handoff) {
 		h.ss.kickLocked()
 	}
 	p.mu.Unlock()
+	h.step(handoffReleased)
 	h.to.run(func() {
 		h.pending, h.released = pending, true
 		h.to.finishHandoff(h)
@@ -203,6 +229,7 @@ func (sh *shard) adoptHandoff(h *handoff) {
 		}
 	}
 	h.adopted = true
+	h.step(handoffAdopted)
 	sh.finishHandoff(h)
 }
 
@@ -247,6 +274,7 @@ func (sh *shard) finishHandoff(h *handoff) {
 		sh.members[sock.slot] = member{sock: sock, ws: cn}
 	}
 	ss.reschedule()
+	h.step(handoffFinished)
 	for _, m := range pendingIn {
 		if cn.closed || ss.closed {
 			break
