@@ -130,7 +130,22 @@ type client struct {
 
 func dial(t *testing.T, srv *Server) *client {
 	t.Helper()
-	c, err := net.Dial("tcp", srv.cfg.Addr)
+	return dialWith(t, srv, &net.Dialer{})
+}
+
+// dialSmallWindow is dial with a 4 KiB receive buffer, so that a client
+// that stops reading shows its backlog in the server's outbound buffer
+// instead of the kernel's.
+func dialSmallWindow(t *testing.T, srv *Server) *client {
+	t.Helper()
+	return dialWith(t, srv, &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}})
+}
+
+func dialWith(t *testing.T, srv *Server, d *net.Dialer) *client {
+	t.Helper()
+	c, err := d.Dial("tcp", srv.cfg.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +304,11 @@ func (c *client) expectClose() ws.StatusCode {
 
 // connectSocket opens a WebSocket session with CONNECT to "/".
 func connectSocket(t *testing.T, srv *Server) *client {
-	c := dial(t, srv)
+	return connectClient(t, dial(t, srv))
+}
+
+// connectClient opens a WebSocket session on c and connects its socket.
+func connectClient(t *testing.T, c *client) *client {
 	c.openWS(false)
 	c.sendText(`40{"token":"ok"}`)
 	if r := c.readText(); !strings.HasPrefix(r, `40{"sid":"`) {
@@ -650,20 +669,7 @@ func TestSlowConsumerIsDropped(t *testing.T) {
 	srv, h := startTestServer(t, Config{MaxOutbound: 256 << 10, SocketSendBuffer: 16 << 10})
 	// The slow client never reads, with a small receive window so the
 	// kernel cannot hide its backlog.
-	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-	}}
-	raw, err := d.Dial("tcp", srv.cfg.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { raw.Close() })
-	_ = raw.SetDeadline(time.Now().Add(10 * time.Second))
-	slow := &client{t: t, c: raw, br: bufio.NewReader(raw)}
-	slow.openWS(false)
-	slow.sendText(`40{"token":"ok"}`)
-	slow.readText()
-	slow.readText()
+	slow := connectClient(t, dialSmallWindow(t, srv))
 	fast := connectSocket(t, srv)
 	for _, c := range []*client{slow, fast} {
 		c.sendText(`421["join","r"]`)

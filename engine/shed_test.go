@@ -1,12 +1,9 @@
 package engine
 
 import (
-	"bufio"
-	"net"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -170,22 +167,9 @@ func TestFloodPacesReadersInsteadOfCuttingThem(t *testing.T) {
 	srv, _ := startTestServer(t, Config{Loops: 1, MaxOutbound: 256 << 10, SocketSendBuffer: 16 << 10,
 		MaxQueueMessages: 64, MaxQueueAge: -1})
 	// Small receive windows, so the kernel cannot hide the backlogs.
-	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-	}}
 	clients := make([]*client, readers)
 	for i := range clients {
-		raw, err := d.Dial("tcp", srv.cfg.Addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { raw.Close() })
-		_ = raw.SetDeadline(time.Now().Add(10 * time.Second))
-		c := &client{t: t, c: raw, br: bufio.NewReader(raw)}
-		c.openWS(false)
-		c.sendText(`40{"token":"ok"}`)
-		c.readText()
-		c.readText()
+		c := connectClient(t, dialSmallWindow(t, srv))
 		joinRoom(t, c, "r")
 		clients[i] = c
 	}
