@@ -57,6 +57,9 @@ type Server struct {
 	roomShards map[string]uint64
 
 	counters serverCounters
+	// gnetErr is the last error gnet logged: the cause Run reports when
+	// the loops stop without Shutdown.
+	gnetErr atomic.Pointer[string]
 }
 
 // serverCounters are the server-wide gauges shown by /health.
@@ -98,8 +101,14 @@ func New(cfg Config, h Handler) *Server {
 	return s
 }
 
-// Run listens and serves until Shutdown; it returns the listener's error,
-// or nil after a clean shutdown.
+// ErrStopped is returned by Run when the event loops stopped although
+// Shutdown was not called: the server is no longer serving, and its process
+// should exit non-zero so that a supervisor restarts it.
+var ErrStopped = errors.New("engine: event loops stopped without Shutdown")
+
+// Run listens and serves until Shutdown. It returns nil only after
+// Shutdown; otherwise the listener's error, or ErrStopped (wrapped with the
+// cause gnet logged last) when the loops stopped on their own.
 func (s *Server) Run() error {
 	opts := []gnet.Option{
 		gnet.WithMulticore(true),
@@ -108,7 +117,7 @@ func (s *Server) Run() error {
 		gnet.WithReuseAddr(true), // restart at once despite TIME_WAIT, as Node does
 		gnet.WithTicker(true),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-		gnet.WithLogger(gnetLogger{s.log}),
+		gnet.WithLogger(gnetLogger{l: s.log, lastErr: &s.gnetErr}),
 	}
 	if s.cfg.SocketSendBuffer > 0 {
 		opts = append(opts, gnet.WithSocketSendBuffer(s.cfg.SocketSendBuffer))
@@ -116,6 +125,14 @@ func (s *Server) Run() error {
 	err := gnet.Run(&gnetHandler{srv: s}, "tcp://"+s.cfg.Addr, opts...)
 	if err != nil {
 		return fmt.Errorf("engine: serve %s: %w", s.cfg.Addr, err)
+	}
+	if !s.draining.Load() {
+		// gnet.Run returns nil whatever stopped the loops (a failed
+		// accept, a failed epoll_wait); only Shutdown sets draining.
+		if cause := s.gnetErr.Load(); cause != nil {
+			return fmt.Errorf("%w: %s", ErrStopped, *cause)
+		}
+		return ErrStopped
 	}
 	return nil
 }
@@ -379,11 +396,20 @@ func (h *gnetHandler) OnTick() (time.Duration, gnet.Action) {
 	return srv.tick, gnet.None
 }
 
-// gnetLogger routes gnet's logs into slog, so nothing goes to stdout.
-type gnetLogger struct{ l *slog.Logger }
+// gnetLogger routes gnet's logs into slog, so nothing goes to stdout, and
+// keeps the last error in lastErr.
+type gnetLogger struct {
+	l       *slog.Logger
+	lastErr *atomic.Pointer[string]
+}
 
 func (g gnetLogger) Debugf(f string, a ...any) { g.l.Debug(fmt.Sprintf(f, a...), "component", "gnet") }
 func (g gnetLogger) Infof(f string, a ...any)  { g.l.Info(fmt.Sprintf(f, a...), "component", "gnet") }
 func (g gnetLogger) Warnf(f string, a ...any)  { g.l.Warn(fmt.Sprintf(f, a...), "component", "gnet") }
-func (g gnetLogger) Errorf(f string, a ...any) { g.l.Error(fmt.Sprintf(f, a...), "component", "gnet") }
-func (g gnetLogger) Fatalf(f string, a ...any) { g.l.Error(fmt.Sprintf(f, a...), "component", "gnet") }
+func (g gnetLogger) Errorf(f string, a ...any) { g.error(fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Fatalf(f string, a ...any) { g.error(fmt.Sprintf(f, a...)) }
+
+func (g gnetLogger) error(msg string) {
+	g.lastErr.Store(&msg)
+	g.l.Error(msg, "component", "gnet")
+}
