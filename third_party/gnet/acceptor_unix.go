@@ -18,6 +18,7 @@ package gnet
 
 import (
 	"runtime"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -34,12 +35,15 @@ func (el *eventloop) accept0(fd int, _ netpoll.IOEvent, _ netpoll.IOFlags) error
 		case nil:
 		case unix.EAGAIN: // the Accept queue has been drained out, we can return now
 			return nil
-		case unix.EINTR, unix.ECONNRESET, unix.ECONNABORTED:
-			// ECONNRESET or ECONNABORTED could indicate that a socket
-			// in the Accept queue was closed before we Accept()ed it.
-			// It's a silly error, let's retry it.
+		case unix.EINTR:
 			continue
 		default:
+			switch delay := el.acceptErrorDelay(fd, err); {
+			case delay == 0:
+				continue
+			case delay > 0:
+				return el.pauseAccepting(fd, delay)
+			}
 			el.getLogger().Errorf("Accept() failed due to error: %v", err)
 			return errors.ErrAcceptSocket
 		}
@@ -83,12 +87,15 @@ func (el *eventloop) accept(fd int, ev netpoll.IOEvent, flags netpoll.IOFlags) e
 	nfd, sa, err := socket.Accept(fd)
 	switch err {
 	case nil:
-	case unix.EINTR, unix.EAGAIN, unix.ECONNRESET, unix.ECONNABORTED:
-		// ECONNRESET or ECONNABORTED could indicate that a socket
-		// in the Accept queue was closed before we Accept()ed it.
-		// It's a silly error, let's retry it.
+	case unix.EINTR, unix.EAGAIN:
 		return nil
 	default:
+		switch delay := el.acceptErrorDelay(fd, err); {
+		case delay == 0:
+			return nil // the listener is level-triggered: the next one comes with the next poll
+		case delay > 0:
+			return el.pauseAccepting(fd, delay)
+		}
 		el.getLogger().Errorf("Accept() failed due to error: %v", err)
 		return errors.ErrAcceptSocket
 	}
@@ -113,4 +120,56 @@ func (el *eventloop) accept(fd int, ev netpoll.IOEvent, flags netpoll.IOFlags) e
 
 	c := newStreamConn(network, nfd, el, sa, el.listeners[fd].addr, remoteAddr)
 	return el.register0(c)
+}
+
+// acceptErrorDelay decides what follows a failed accept(2) on the listener fd
+// (see Options.AcceptErrorHandler): 0 accept again now, more than 0 pause
+// accepting on fd that long, less than 0 shut the engine down.
+func (el *eventloop) acceptErrorDelay(fd int, err error) time.Duration {
+	if h := el.engine.opts.AcceptErrorHandler; h != nil {
+		return h(fd, err)
+	}
+	if err == unix.ECONNRESET || err == unix.ECONNABORTED {
+		// ECONNRESET or ECONNABORTED could indicate that a socket
+		// in the Accept queue was closed before we Accept()ed it.
+		// It's a silly error, let's retry it.
+		return 0
+	}
+	return -1
+}
+
+// pauseAccepting stops polling the listener fd for delay, then polls it again
+// from a task on this event-loop. Polling it again reports it at once if
+// connections are still queued, whether it is edge-triggered (the main reactor)
+// or level-triggered (ReusePort).
+func (el *eventloop) pauseAccepting(fd int, delay time.Duration) error {
+	ln := el.listeners[fd]
+	if err := el.poller.Delete(fd); err != nil {
+		el.getLogger().Errorf("failed to stop polling listener fd=%d to pause accepting: %v", fd, err)
+		return errors.ErrAcceptSocket
+	}
+	time.AfterFunc(delay, func() {
+		if el.engine.concurrency.ctx.Err() != nil {
+			return // shutting down
+		}
+		if err := el.poller.Trigger(queue.HighPriority, el.resumeAccepting, ln); err != nil {
+			el.getLogger().Errorf("failed to enqueue resuming accepting on listener fd=%d: %v", fd, err)
+			el.engine.shutdown(err)
+		}
+	})
+	return nil
+}
+
+// resumeAccepting polls the listener again after pauseAccepting.
+func (el *eventloop) resumeAccepting(a any) error {
+	ln := a.(*listener)
+	if el.engine.concurrency.ctx.Err() != nil {
+		return nil // shutting down: the listener may be closed already
+	}
+	edgeTriggered := el == el.engine.ingress // as registered by activateReactors and runEventLoops
+	if err := el.poller.AddRead(ln.pollAttachment, edgeTriggered); err != nil {
+		el.getLogger().Errorf("failed to resume polling listener fd=%d: %v", ln.fd, err)
+		el.engine.shutdown(err)
+	}
+	return nil
 }

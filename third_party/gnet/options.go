@@ -157,6 +157,31 @@ type Options struct {
 	// 1MB is used. The value of EdgeTriggeredIOChunk must be a power of 2,
 	// otherwise, it will be rounded up to the nearest power of 2.
 	EdgeTriggeredIOChunk int
+
+	// AcceptErrorHandler decides what an event loop does when accept(2) on the
+	// listener listenerFD fails with err, any error but EAGAIN and EINTR. It is
+	// called on the accepting event loop (the main reactor, or with ReusePort the
+	// listener's loop) and returns:
+	//
+	//   - 0: accept the next connection at once;
+	//   - more than 0: stop polling that listener for this long, then poll it
+	//     again; the engine keeps serving its connections meanwhile, and
+	//     connections that arrive wait in the listener's backlog;
+	//   - less than 0: shut the engine down.
+	//
+	// Without a handler, ECONNRESET and ECONNABORTED (a peer that gave up while
+	// queued) get 0 and every other error, EMFILE and ENFILE included, shuts the
+	// engine down.
+	AcceptErrorHandler func(listenerFD int, err error) time.Duration
+}
+
+// WithAcceptErrorHandler sets up a handler that decides what happens when
+// accept(2) fails, for example to keep serving when descriptors run out.
+// See Options.AcceptErrorHandler.
+func WithAcceptErrorHandler(h func(listenerFD int, err error) time.Duration) Option {
+	return func(opts *Options) {
+		opts.AcceptErrorHandler = h
+	}
 }
 
 // WithOptions sets up all options.
