@@ -349,9 +349,12 @@ type loopCounters struct {
 	AuthFailures  atomic.Uint64 // CONNECT refused by the handler
 }
 
-// Counters is a snapshot of the loops' cumulative counters.
+// Counters is a snapshot of the loops' cumulative counters, and of the
+// acceptor's Shed: connections answered 503 and closed at once because the
+// process was out of descriptors (not counted in Accepted).
 type Counters struct {
 	Accepted, Deliveries, BytesWritten, SlowConsumers, Joins, Leaves, AuthFailures uint64
+	Shed                                                                           uint64
 }
 
 func (c *Counters) add(o *loopCounters) {
