@@ -11,7 +11,9 @@
 FROM golang:1.26 AS build
 WORKDIR /src
 # Modules first, so that a source change does not download them again.
+# go.mod replaces gnet with the patched copy in third_party/gnet.
 COPY go.mod go.sum ./
+COPY third_party/ third_party/
 RUN go mod download
 COPY . .
 ARG VERSION=dev

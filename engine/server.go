@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -63,6 +64,10 @@ type Server struct {
 	// upgrade hand-over (upgrade.go), so that tests can broadcast into
 	// every window of it. Tests set it between New and Run; nil otherwise.
 	handoffHook func(handoffStep, *handoff)
+	acc         acceptor // gnet's AcceptErrorHandler: see accept.go
+	// gnetErrs keeps the last errors gnet logged: the cause Run reports when
+	// the loops stop without Shutdown.
+	gnetErrs recentErrors
 }
 
 // serverCounters are the server-wide gauges shown by /health.
@@ -98,15 +103,28 @@ func New(cfg Config, h Handler) *Server {
 	for i, ns := range cfg.Namespaces {
 		s.namespaces[ns] = uint8(i)
 	}
+	s.acc.init(s)
 	empty := []*shard{}
 	s.shards.Store(&empty)
 	s.lastUpgrade.Store(-cfg.UpgradeTimeout.Milliseconds() - upgradeNoopPeriod - 1)
 	return s
 }
 
-// Run listens and serves until Shutdown; it returns the listener's error,
-// or nil after a clean shutdown.
+// ErrStopped is returned by Run when the event loops stopped although
+// Shutdown was not called: the server is no longer serving, and its process
+// should exit non-zero so that a supervisor restarts it.
+var ErrStopped = errors.New("engine: event loops stopped without Shutdown")
+
+// Run listens and serves until Shutdown. It returns nil only after
+// Shutdown; otherwise the listener's error, or ErrStopped (wrapped with the
+// cause gnet logged last) when the loops stopped on their own. A failed
+// accept, descriptors running out included, does not stop the server
+// (see accept.go).
 func (s *Server) Run() error {
+	if err := s.acc.open(); err != nil {
+		return err
+	}
+	defer s.acc.close()
 	opts := []gnet.Option{
 		gnet.WithMulticore(true),
 		gnet.WithNumEventLoop(s.cfg.Loops),
@@ -114,7 +132,8 @@ func (s *Server) Run() error {
 		gnet.WithReuseAddr(true), // restart at once despite TIME_WAIT, as Node does
 		gnet.WithTicker(true),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-		gnet.WithLogger(gnetLogger{s.log}),
+		gnet.WithLogger(gnetLogger{l: s.log, errs: &s.gnetErrs}),
+		gnet.WithAcceptErrorHandler(s.acc.handle), // patched gnet: third_party/gnet
 	}
 	if s.cfg.SocketSendBuffer > 0 {
 		opts = append(opts, gnet.WithSocketSendBuffer(s.cfg.SocketSendBuffer))
@@ -122,6 +141,14 @@ func (s *Server) Run() error {
 	err := gnet.Run(&gnetHandler{srv: s}, "tcp://"+s.cfg.Addr, opts...)
 	if err != nil {
 		return fmt.Errorf("engine: serve %s: %w", s.cfg.Addr, err)
+	}
+	if !s.draining.Load() {
+		// gnet.Run returns nil whatever stopped the loops (a broken
+		// listener, a failed epoll_wait); only Shutdown sets draining.
+		if cause := s.gnetErrs.String(); cause != "" {
+			return fmt.Errorf("%w: %s", ErrStopped, cause)
+		}
+		return ErrStopped
 	}
 	return nil
 }
@@ -229,12 +256,13 @@ func (s *Server) Queued() (messages, bytes int) {
 	return messages, bytes
 }
 
-// Counters sums the per-loop counters.
+// Counters sums the per-loop counters and adds the acceptor's.
 func (s *Server) Counters() Counters {
 	var total Counters
 	for _, sh := range *s.shards.Load() {
 		total.add(&sh.counters)
 	}
+	total.AcceptShed = s.acc.shed.Load()
 	return total
 }
 
@@ -354,6 +382,7 @@ func (h *gnetHandler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	c.SetContext(cn)
 	sh.trackHTTP(cn)
 	sh.counters.Accepted.Add(1)
+	h.srv.acc.connOpened()
 	return nil, gnet.None
 }
 
@@ -394,11 +423,48 @@ func (h *gnetHandler) OnTick() (time.Duration, gnet.Action) {
 	return srv.tick, gnet.None
 }
 
-// gnetLogger routes gnet's logs into slog, so nothing goes to stdout.
-type gnetLogger struct{ l *slog.Logger }
+// gnetLogger routes gnet's logs into slog, so nothing goes to stdout, and
+// keeps its last errors in errs.
+type gnetLogger struct {
+	l    *slog.Logger
+	errs *recentErrors
+}
 
 func (g gnetLogger) Debugf(f string, a ...any) { g.l.Debug(fmt.Sprintf(f, a...), "component", "gnet") }
 func (g gnetLogger) Infof(f string, a ...any)  { g.l.Info(fmt.Sprintf(f, a...), "component", "gnet") }
 func (g gnetLogger) Warnf(f string, a ...any)  { g.l.Warn(fmt.Sprintf(f, a...), "component", "gnet") }
-func (g gnetLogger) Errorf(f string, a ...any) { g.l.Error(fmt.Sprintf(f, a...), "component", "gnet") }
-func (g gnetLogger) Fatalf(f string, a ...any) { g.l.Error(fmt.Sprintf(f, a...), "component", "gnet") }
+func (g gnetLogger) Errorf(f string, a ...any) { g.error(fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Fatalf(f string, a ...any) { g.error(fmt.Sprintf(f, a...)) }
+
+func (g gnetLogger) error(msg string) {
+	g.errs.add(msg)
+	g.l.Error(msg, "component", "gnet")
+}
+
+// recentErrors keeps the last few error messages: when gnet stops on its
+// own it logs the cause first and then the consequences ("main reactor is
+// exiting…", "engine is being shutdown…"), all of which Run reports.
+type recentErrors struct {
+	mu   sync.Mutex
+	msgs []string // oldest first, at most maxRecentErrors
+}
+
+// maxRecentErrors is how many messages recentErrors keeps: gnet logs up to
+// four lines from a failure to the end of Run.
+const maxRecentErrors = 4
+
+func (r *recentErrors) add(msg string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.msgs) == maxRecentErrors {
+		r.msgs = append(r.msgs[:0], r.msgs[1:]...)
+	}
+	r.msgs = append(r.msgs, msg)
+}
+
+// String joins the messages, oldest first.
+func (r *recentErrors) String() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return strings.Join(r.msgs, "; ")
+}

@@ -498,7 +498,8 @@ type loopCounters struct {
 	Disconnects [NumCloseReasons]atomic.Uint64
 }
 
-// Counters is a snapshot of the loops' cumulative counters.
+// Counters is a snapshot of the loops' cumulative counters, and of the
+// acceptor's.
 type Counters struct {
 	Accepted, Deliveries, BytesWritten, SlowConsumers, Joins, Leaves, AuthFailures uint64
 	// Disconnects is indexed by CloseReason.
@@ -509,6 +510,10 @@ type Counters struct {
 	// is counted once per loop that shed it. ShedBytes are their frames'
 	// bytes.
 	Shed, ShedStale, ShedBytes uint64
+	// AcceptShed counts connections answered 503 and closed at accept
+	// because the process was out of descriptors (accept.go; not counted
+	// in Accepted).
+	AcceptShed uint64
 }
 
 func (c *Counters) add(o *loopCounters) {
