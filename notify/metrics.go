@@ -171,6 +171,10 @@ var (
 		"Rooms with at least one member.", nil, nil)
 	descAccepted = prometheus.NewDesc("notify_wss_tcp_accepted_total",
 		"TCP connections accepted (WebSocket, polling and plain HTTP).", nil, nil)
+	descAcceptErrors = prometheus.NewDesc("notify_wss_accept_errors_total",
+		"Failed accept(2) calls by errno; the server keeps serving its connections and retries with backoff.", []string{"errno"}, nil)
+	descAcceptShed = prometheus.NewDesc("notify_wss_tcp_shed_total",
+		"Connections answered 503 and closed at accept because the process was out of descriptors.", nil, nil)
 	descJoins = prometheus.NewDesc("notify_wss_room_joins_total",
 		"Sockets added to a room (the automatic user room and join- requests).", nil, nil)
 	descLeaves = prometheus.NewDesc("notify_wss_room_leaves_total",
@@ -210,7 +214,7 @@ var (
 )
 
 var allDescs = []*prometheus.Desc{
-	descConnections, descSessions, descSockets, descRooms, descAccepted,
+	descConnections, descSessions, descSockets, descRooms, descAccepted, descAcceptErrors, descAcceptShed,
 	descJoins, descLeaves, descReceived, descInvalid, descDropped,
 	descDeliveries, descBytes, descSlow, descShed, descShedBytes, descQueued, descQueuedBytes, descDisconnects, descAuthFailures, descRedisUp,
 	descReconnects, descOverReleases, descBuildInfo,
@@ -242,6 +246,10 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 
 		n := c.srv.Counters()
 		counter(descAccepted, n.Accepted)
+		counter(descAcceptShed, n.AcceptShed)
+		for class, v := range c.srv.AcceptErrors() {
+			counter(descAcceptErrors, v, engine.AcceptError(class).String())
+		}
 		counter(descJoins, n.Joins)
 		counter(descLeaves, n.Leaves)
 		counter(descDeliveries, n.Deliveries)

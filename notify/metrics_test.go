@@ -34,6 +34,8 @@ var serviceMetrics = map[string]dto.MetricType{
 	"notify_wss_slow_consumer_disconnects_total": dto.MetricType_COUNTER,
 	"notify_wss_auth_failures_total":             dto.MetricType_COUNTER,
 	"notify_wss_disconnects_total":               dto.MetricType_COUNTER,
+	"notify_wss_accept_errors_total":             dto.MetricType_COUNTER,
+	"notify_wss_tcp_shed_total":                  dto.MetricType_COUNTER,
 	"notify_wss_shed_messages_total":             dto.MetricType_COUNTER,
 	"notify_wss_shed_bytes_total":                dto.MetricType_COUNTER,
 	"notify_wss_queued_messages":                 dto.MetricType_GAUGE,

@@ -118,14 +118,14 @@ func (s *Service) Run(ctx context.Context) error {
 	select {
 	case <-s.srv.Booted():
 	case err := <-served:
-		return unexpectedStop(err)
+		return s.unexpectedStop(err)
 	}
 	s.log.Info("listening", "addr", s.cfg.Engine.Addr)
 
 	select {
 	case <-ctx.Done():
 	case err := <-served:
-		return unexpectedStop(err)
+		return s.unexpectedStop(err)
 	}
 
 	hurryCtx, cancel := context.WithCancel(context.Background())
@@ -160,10 +160,12 @@ func (s *Service) Run(ctx context.Context) error {
 }
 
 // unexpectedStop turns the end of the engine's Run before any shutdown
-// into an error, whatever Run returned.
-func unexpectedStop(err error) error {
+// into an error, whatever Run returned, and logs it: the process should
+// exit non-zero, so that its supervisor restarts it.
+func (s *Service) unexpectedStop(err error) error {
 	if err == nil {
 		err = errors.New("engine stopped without a shutdown")
 	}
+	s.log.Error("server stopped", "err", err)
 	return fmt.Errorf("notify: server stopped: %w", err)
 }
