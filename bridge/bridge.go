@@ -57,12 +57,11 @@ type Stats struct {
 // safe from any goroutine.
 type Bridge struct {
 	cfg     Config
-	opts    *redis.Options
+	target  *target
 	url     string // cfg.URL, redacted, for logs
 	deliver Deliver
 	log     *slog.Logger
 
-	conns     atomic.Pointer[connSet] // the current session's connections
 	running   atomic.Bool
 	connected atomic.Bool
 	readyOnce sync.Once
@@ -84,30 +83,19 @@ func New(cfg Config, deliver Deliver) (*Bridge, error) {
 	if deliver == nil {
 		return nil, errors.New("bridge: nil Deliver")
 	}
-	if cfg.URL == "" {
-		return nil, errors.New("bridge: empty Redis URL")
-	}
 	cfg = cfg.withDefaults()
-	opts, err := redis.ParseURL(cfg.URL)
+	t, err := parseTarget(cfg.Mode, cfg.URL)
 	if err != nil {
-		return nil, fmt.Errorf("bridge: parse URL %s: %w", redactURL(cfg.URL), sanitizeURLError(err))
-	}
-	if opts.Protocol == 0 {
-		// RESP2 unless the URL asks otherwise: its pub/sub replies are the
-		// ones every Redis-protocol broker (old Redis, miniredis, KeyDB)
-		// speaks alike, and it keeps go-redis' RESP3 push-notification
-		// machinery off the read path.
-		opts.Protocol = 2
+		return nil, err
 	}
 	b := &Bridge{
 		cfg:     cfg,
-		opts:    opts,
+		target:  t,
 		url:     redactURL(cfg.URL),
 		deliver: deliver,
-		log:     cfg.Logger.With(slog.String("component", "bridge")),
+		log:     cfg.Logger.With(slog.String("component", "bridge"), slog.String("mode", string(t.mode))),
 		ready:   make(chan struct{}),
 	}
-	b.installDialer(opts)
 	return b, nil
 }
 
@@ -147,7 +135,10 @@ func (b *Bridge) Run(ctx context.Context) error {
 	}
 	defer b.running.Store(false)
 
-	client := redis.NewClient(b.opts)
+	// One client for the whole Run: in sentinel and cluster mode it keeps
+	// what go-redis learnt (the sentinels, the slot map) across sessions.
+	client := b.target.newClient()
+	installRecorder(client)
 	defer client.Close()
 
 	backoff := b.cfg.MinBackoff
@@ -177,11 +168,13 @@ func (b *Bridge) Run(ctx context.Context) error {
 // session runs one connection: subscribe, wait for the confirmations,
 // deliver messages until the connection fails or ctx is done. It reports
 // whether the subscription became live. Each session owns a fresh PubSub
-// and closes it on return, so go-redis' hidden reconnect inside PubSub never
-// outlives the error that reveals it and Connected/Reconnects stay honest.
-func (b *Bridge) session(ctx context.Context, client *redis.Client) (wasUp bool, err error) {
+// and closes it on return, so go-redis' hidden reconnect inside PubSub
+// (which redials, through the sentinels or to another cluster node,
+// before it returns the error) never outlives the error that reveals it,
+// and Connected/Reconnects stay honest in every mode.
+func (b *Bridge) session(ctx context.Context, client redis.UniversalClient) (wasUp bool, err error) {
 	conns := &connSet{}
-	b.conns.Store(conns)
+	ctx = withConnSet(ctx, conns)
 	ps := client.Subscribe(ctx) // no channels: does not connect yet
 	var activity atomic.Int64   // ns since start of the last read from Redis
 	start := time.Now()
@@ -200,11 +193,16 @@ func (b *Bridge) session(ctx context.Context, client *redis.Client) (wasUp bool,
 		_ = ps.Close()
 	}()
 
-	if err := ps.Subscribe(ctx, subscribeChannels...); err != nil {
-		return false, fmt.Errorf("bridge: subscribe: %w", err)
-	}
+	// Patterns first: the command that opens the connection decides where
+	// a cluster client opens it, and for patterns (no slot) go-redis picks a
+	// random node. Classic pub/sub is broadcast to every node, so any node
+	// will do, and random spreads many servers' subscriptions over the
+	// cluster instead of piling them on the owner of notifications:all's slot.
 	if err := ps.PSubscribe(ctx, subscribePatterns...); err != nil {
 		return false, fmt.Errorf("bridge: psubscribe: %w", err)
+	}
+	if err := ps.Subscribe(ctx, subscribeChannels...); err != nil {
+		return false, fmt.Errorf("bridge: subscribe: %w", err)
 	}
 
 	confirmed := 0
@@ -225,7 +223,7 @@ func (b *Bridge) session(ctx context.Context, client *redis.Client) (wasUp bool,
 			confirmed++
 			if confirmed == wantConfirmations {
 				wasUp = true
-				b.up()
+				b.up(conns.remote())
 			}
 		case *redis.Pong:
 			// Health-check reply; activity is recorded above.
@@ -233,15 +231,15 @@ func (b *Bridge) session(ctx context.Context, client *redis.Client) (wasUp bool,
 	}
 }
 
-// up records a live subscription.
-func (b *Bridge) up() {
+// up records a live subscription on the server at node.
+func (b *Bridge) up(node string) {
 	b.connected.Store(true)
 	if b.everUp {
 		b.reconnects.Add(1)
-		b.log.Info("redis subscription restored", slog.String("url", b.url))
+		b.log.Info("redis subscription restored", slog.String("url", b.url), slog.String("node", node))
 	} else {
 		b.everUp = true
-		b.log.Info("redis subscription live", slog.String("url", b.url))
+		b.log.Info("redis subscription live", slog.String("url", b.url), slog.String("node", node))
 	}
 	b.readyOnce.Do(func() { close(b.ready) })
 }
