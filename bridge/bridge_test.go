@@ -679,7 +679,7 @@ func TestRedactURL(t *testing.T) {
 		{"redis://:spw@s1:26379?master_name=m&password=mpw&addr=s2:26379", "redis://:xxxxx@s1:26379?addr=s2%3A26379&master_name=m&password=xxxxx"},
 		{"redis://s1:26379?master_name=m&addr=s2:26379", "redis://s1:26379?master_name=m&addr=s2:26379"},
 		{"redis://n1:7000?Sentinel_Password=x", "redis://n1:7000?Sentinel_Password=xxxxx"},
-		{"redis://n1:7000?password=%zz", "redis://n1:7000?xxxxx"},                     // unparsable query
+		{"redis://n1:7000?password=%zz", "redis://n1:7000?xxxxx"},                 // unparsable query
 		{"redis://us er:p@w@ho st:1?password=mpw", "redis://xxxxx@ho st:1?xxxxx"}, // unparsable URL
 	}
 	for _, tt := range tests {
