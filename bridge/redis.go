@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync/atomic"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -172,14 +173,18 @@ func withConnSet(ctx context.Context, set *connSet) context.Context {
 }
 
 // recordConns is a go-redis hook that adds each connection dialled under a
-// session's context to that session's connSet. It is installed on the
+// session's context to that session's connSet, and remembers the peer of
+// the newest connection dialled under any context. It is installed on the
 // clients that carry data (the standalone or failover client, each cluster
 // node), not on go-redis' sentinel clients, so ending a session never cuts
-// go-redis' own link to the sentinels.
-type recordConns struct{}
+// go-redis' own link to the sentinels, and in sentinel mode the newest peer
+// is the master go-redis last dialled. Safe from any goroutine.
+type recordConns struct {
+	newest atomic.Pointer[string]
+}
 
 // DialHook records the connection; see recordConns.
-func (recordConns) DialHook(next redis.DialHook) redis.DialHook {
+func (r *recordConns) DialHook(next redis.DialHook) redis.DialHook {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := next(ctx, network, addr)
 		if err != nil {
@@ -188,25 +193,36 @@ func (recordConns) DialHook(next redis.DialHook) redis.DialHook {
 		if set, ok := ctx.Value(connSetKey{}).(*connSet); ok && !set.add(c) {
 			return nil, errSessionClosed
 		}
+		peer := c.RemoteAddr().String()
+		r.newest.Store(&peer)
 		return c, nil
 	}
 }
 
 // ProcessHook passes commands through.
-func (recordConns) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (*recordConns) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
 
 // ProcessPipelineHook passes pipelines through.
-func (recordConns) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+func (*recordConns) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return next
 }
 
-// installRecorder adds recordConns to c, or to every node of a cluster
-// client as go-redis creates them.
-func installRecorder(c redis.UniversalClient) {
+// newestPeer returns the peer address of the newest connection dialled,
+// or "" before the first.
+func (r *recordConns) newestPeer() string {
+	if p := r.newest.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// install adds r to c, or to every node of a cluster client as go-redis
+// creates them.
+func (r *recordConns) install(c redis.UniversalClient) {
 	switch c := c.(type) {
 	case *redis.ClusterClient:
-		c.OnNewNode(func(node *redis.Client) { node.AddHook(recordConns{}) })
+		c.OnNewNode(func(node *redis.Client) { node.AddHook(r) })
 	case *redis.Client:
-		c.AddHook(recordConns{})
+		c.AddHook(r)
 	}
 }
