@@ -138,18 +138,23 @@ func TestClusterPublishReachesEveryNode(t *testing.T) {
 	}
 	sub := redis.NewClient(&redis.Options{Addr: c.Nodes[0].Addr, Protocol: 2})
 	defer sub.Close()
-	slots, err := sub.ClusterSlots(ctx).Result()
+	shards, err := sub.ClusterShards(ctx).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
 	// redis-cli gives the masters equal ranges, in the order named.
-	owner := map[int]int{0: 0, 5461: 1, 10923: 2} // first slot → node
-	covered := 0
-	for _, s := range slots {
-		covered += s.End - s.Start + 1
-		i, ok := owner[s.Start]
-		if !ok || s.Nodes[0].Addr != c.Nodes[i].Addr {
-			t.Errorf("slots %d-%d on %s: not one of the three ranges in node order", s.Start, s.End, s.Nodes[0].Addr)
+	owner := map[int64]int{0: 0, 5461: 1, 10923: 2} // first slot → node
+	covered := int64(0)
+	for _, sh := range shards {
+		if len(sh.Nodes) != 1 {
+			t.Fatalf("shard %+v: want one node", sh)
+		}
+		addr := net.JoinHostPort(sh.Nodes[0].IP, strconv.FormatInt(sh.Nodes[0].Port, 10))
+		for _, r := range sh.Slots {
+			covered += r.End - r.Start + 1
+			if i, ok := owner[r.Start]; !ok || addr != c.Nodes[i].Addr {
+				t.Errorf("slots %d-%d on %s: not one of the three ranges in node order", r.Start, r.End, addr)
+			}
 		}
 	}
 	if covered != 16384 {
