@@ -26,6 +26,11 @@ const (
 	// deadAfterIntervals is how many health intervals without any read from
 	// Redis (message, confirmation or PONG) make the connection dead.
 	deadAfterIntervals = 2
+	// masterCheckInterval is how often a sentinel-mode subscription checks
+	// that it is on the master go-redis follows (see followMaster): the
+	// longest a subscription stays on a demoted master that is still up,
+	// once a sentinel announced the switch. One PING a second.
+	masterCheckInterval = time.Second
 )
 
 // ErrRunning is returned by Run when the bridge is already running.
@@ -57,12 +62,11 @@ type Stats struct {
 // safe from any goroutine.
 type Bridge struct {
 	cfg     Config
-	opts    *redis.Options
+	target  *target
 	url     string // cfg.URL, redacted, for logs
 	deliver Deliver
 	log     *slog.Logger
 
-	conns     atomic.Pointer[connSet] // the current session's connections
 	running   atomic.Bool
 	connected atomic.Bool
 	readyOnce sync.Once
@@ -84,30 +88,19 @@ func New(cfg Config, deliver Deliver) (*Bridge, error) {
 	if deliver == nil {
 		return nil, errors.New("bridge: nil Deliver")
 	}
-	if cfg.URL == "" {
-		return nil, errors.New("bridge: empty Redis URL")
-	}
 	cfg = cfg.withDefaults()
-	opts, err := redis.ParseURL(cfg.URL)
+	t, err := parseTarget(cfg.Mode, cfg.URL)
 	if err != nil {
-		return nil, fmt.Errorf("bridge: parse URL %s: %w", redactURL(cfg.URL), sanitizeURLError(err))
-	}
-	if opts.Protocol == 0 {
-		// RESP2 unless the URL asks otherwise: its pub/sub replies are the
-		// ones every Redis-protocol broker (old Redis, miniredis, KeyDB)
-		// speaks alike, and it keeps go-redis' RESP3 push-notification
-		// machinery off the read path.
-		opts.Protocol = 2
+		return nil, err
 	}
 	b := &Bridge{
 		cfg:     cfg,
-		opts:    opts,
+		target:  t,
 		url:     redactURL(cfg.URL),
 		deliver: deliver,
-		log:     cfg.Logger.With(slog.String("component", "bridge")),
+		log:     cfg.Logger.With(slog.String("component", "bridge"), slog.String("mode", string(t.mode))),
 		ready:   make(chan struct{}),
 	}
-	b.installDialer(opts)
 	return b, nil
 }
 
@@ -147,12 +140,16 @@ func (b *Bridge) Run(ctx context.Context) error {
 	}
 	defer b.running.Store(false)
 
-	client := redis.NewClient(b.opts)
+	// One client for the whole Run: in sentinel and cluster mode it keeps
+	// what go-redis learnt (the sentinels, the slot map) across sessions.
+	client := b.target.newClient()
+	rec := &recordConns{}
+	rec.install(client)
 	defer client.Close()
 
 	backoff := b.cfg.MinBackoff
 	for {
-		wasUp, err := b.session(ctx, client)
+		wasUp, err := b.session(ctx, client, rec)
 		b.connected.Store(false)
 		if ctx.Err() != nil {
 			return nil
@@ -177,17 +174,28 @@ func (b *Bridge) Run(ctx context.Context) error {
 // session runs one connection: subscribe, wait for the confirmations,
 // deliver messages until the connection fails or ctx is done. It reports
 // whether the subscription became live. Each session owns a fresh PubSub
-// and closes it on return, so go-redis' hidden reconnect inside PubSub never
-// outlives the error that reveals it and Connected/Reconnects stay honest.
-func (b *Bridge) session(ctx context.Context, client *redis.Client) (wasUp bool, err error) {
+// and closes it on return, so go-redis' hidden reconnect inside PubSub
+// (which redials, through the sentinels or to another cluster node,
+// before it returns the error) never outlives the error that reveals it,
+// and Connected/Reconnects stay honest in every mode.
+func (b *Bridge) session(runCtx context.Context, client redis.UniversalClient, rec *recordConns) (wasUp bool, err error) {
 	conns := &connSet{}
-	b.conns.Store(conns)
-	ps := client.Subscribe(ctx) // no channels: does not connect yet
-	var activity atomic.Int64   // ns since start of the last read from Redis
+	ctx := withConnSet(runCtx, conns)
+	ps := client.Subscribe(ctx)   // no channels: does not connect yet
+	var activity atomic.Int64     // ns since start of the last read from Redis
+	var on atomic.Pointer[string] // the subscription's server, once live
 	start := time.Now()
 	stop := make(chan struct{})
+	end := func() {
+		b.connected.Store(false) // now, not after go-redis gives up on the socket
+		conns.closeAll()
+		_ = ps.Close()
+	}
 	var wg sync.WaitGroup
-	wg.Go(func() { b.watch(ctx, ps, conns, stop, start, &activity) })
+	wg.Go(func() { b.watch(ctx, ps, stop, start, &activity, end) })
+	if b.target.failover != nil {
+		wg.Go(func() { b.followMaster(runCtx, client, rec, &on, stop, end) })
+	}
 	// On cancel, close the sockets from outside: go-redis reads do not watch
 	// ctx, and a read blocked inside PubSub (even in the connection
 	// handshake) holds the lock PubSub.Close would need.
@@ -200,6 +208,19 @@ func (b *Bridge) session(ctx context.Context, client *redis.Client) (wasUp bool,
 		_ = ps.Close()
 	}()
 
+	if b.target.cluster != nil {
+		// The command that opens the connection decides where a cluster
+		// client opens it: a (P)SUBSCRIBE on the node owning its first
+		// name's slot, a PING on a random node. Classic pub/sub is
+		// broadcast to every node, so any node will do, and a random one
+		// spreads many servers' subscriptions over the cluster instead of
+		// piling them on one node, and does not keep choosing a dead node
+		// until the slot map is reloaded. Its PONG arrives before the
+		// confirmations.
+		if err := ps.Ping(ctx); err != nil {
+			return false, fmt.Errorf("bridge: ping: %w", err)
+		}
+	}
 	if err := ps.Subscribe(ctx, subscribeChannels...); err != nil {
 		return false, fmt.Errorf("bridge: subscribe: %w", err)
 	}
@@ -225,7 +246,9 @@ func (b *Bridge) session(ctx context.Context, client *redis.Client) (wasUp bool,
 			confirmed++
 			if confirmed == wantConfirmations {
 				wasUp = true
-				b.up()
+				node := conns.remote()
+				on.Store(&node)
+				b.up(node)
 			}
 		case *redis.Pong:
 			// Health-check reply; activity is recorded above.
@@ -233,15 +256,15 @@ func (b *Bridge) session(ctx context.Context, client *redis.Client) (wasUp bool,
 	}
 }
 
-// up records a live subscription.
-func (b *Bridge) up() {
+// up records a live subscription on the server at node.
+func (b *Bridge) up(node string) {
 	b.connected.Store(true)
 	if b.everUp {
 		b.reconnects.Add(1)
-		b.log.Info("redis subscription restored", slog.String("url", b.url))
+		b.log.Info("redis subscription restored", slog.String("url", b.url), slog.String("node", node))
 	} else {
 		b.everUp = true
-		b.log.Info("redis subscription live", slog.String("url", b.url))
+		b.log.Info("redis subscription live", slog.String("url", b.url), slog.String("node", node))
 	}
 	b.readyOnce.Do(func() { close(b.ready) })
 }
@@ -249,14 +272,9 @@ func (b *Bridge) up() {
 // watch is the health check: it PINGs every interval so that a healthy
 // idle connection is never silent, and ends the session when the connection
 // has been silent for deadAfterIntervals intervals or a PING fails, by
-// closing the session's sockets (which unblocks Receive) and then ps. It
-// returns when stop is closed or ctx is done.
-func (b *Bridge) watch(ctx context.Context, ps *redis.PubSub, conns *connSet, stop <-chan struct{}, start time.Time, activity *atomic.Int64) {
-	end := func() {
-		b.connected.Store(false) // now, not after go-redis gives up on the socket
-		conns.closeAll()
-		_ = ps.Close()
-	}
+// calling end (which closes the session's sockets, unblocking Receive, and
+// then ps). It returns when stop is closed or ctx is done.
+func (b *Bridge) watch(ctx context.Context, ps *redis.PubSub, stop <-chan struct{}, start time.Time, activity *atomic.Int64, end func()) {
 	var tick <-chan time.Time
 	if b.cfg.HealthInterval > 0 {
 		t := time.NewTicker(b.cfg.HealthInterval)
@@ -283,6 +301,47 @@ func (b *Bridge) watch(ctx context.Context, ps *redis.PubSub, conns *connSet, st
 				end()
 				return
 			}
+		}
+	}
+}
+
+// followMaster keeps a sentinel-mode subscription on the master go-redis
+// follows. A master demoted while it stays up (SENTINEL FAILOVER, a
+// partition that heals) keeps its pub/sub clients until the sentinels
+// reconfigure it, which may take many seconds, and go-redis moves only its
+// command connections when a sentinel announces +switch-master. So every
+// masterCheckInterval it PINGs through the failover client, which redials
+// to the new master once go-redis heard of the switch, and ends the
+// session when the newest connection the client dialled is not on the
+// server the subscription is on. A failed PING proves nothing here: the
+// subscription's own health check and errors decide. It returns when stop
+// is closed or ctx is done.
+func (b *Bridge) followMaster(ctx context.Context, client redis.UniversalClient, rec *recordConns, on *atomic.Pointer[string], stop <-chan struct{}, end func()) {
+	t := time.NewTicker(masterCheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		sub := on.Load()
+		if sub == nil {
+			continue // not live yet
+		}
+		pctx, cancel := context.WithTimeout(ctx, masterCheckInterval)
+		err := client.Ping(pctx).Err()
+		cancel()
+		if err != nil {
+			continue
+		}
+		if master := rec.newestPeer(); master != "" && master != *sub {
+			b.log.Warn("redis master switched; resubscribing on the new one",
+				slog.String("url", b.url), slog.String("from", *sub), slog.String("to", master))
+			end()
+			return
 		}
 	}
 }

@@ -634,6 +634,68 @@ func (p *freezeProxy) close() {
 	p.wg.Wait()
 }
 
+func TestParseMode(t *testing.T) {
+	tests := []struct {
+		in   string
+		want Mode
+		ok   bool
+	}{
+		{"", ModeStandalone, true},
+		{"standalone", ModeStandalone, true},
+		{"Sentinel", ModeSentinel, true},
+		{"CLUSTER", ModeCluster, true},
+		{"sharded", "", false},
+	}
+	for _, tt := range tests {
+		got, err := ParseMode(tt.in)
+		if got != tt.want || (err == nil) != tt.ok {
+			t.Errorf("ParseMode(%q) = %q, %v; want %q, ok %v", tt.in, got, err, tt.want, tt.ok)
+		}
+	}
+}
+
+// TestNewModeErrors: each mode parses its URL with its go-redis parser and
+// refuses what its client cannot serve, without quoting passwords.
+func TestNewModeErrors(t *testing.T) {
+	deliver := func(m *Message) { m.Release() }
+	tests := []struct {
+		mode Mode
+		url  string
+		want string // in the error
+	}{
+		{ModeSentinel, "redis://:s3cr3tpw@s1:26379", "master_name"},
+		{ModeSentinel, "redis://s1:26379?master_name=m&password=s3cr3tpw&route_randomly=true", "not supported"},
+		{ModeSentinel, "redis://s1:26379?master_name=m&password=s3cr3tpw&addr=nope", "addr"},
+		{ModeCluster, "redis://:s3cr3tpw@n1:7000?addr=n2", "addr"},
+		{ModeCluster, "redis://:s3cr3tpw@n1:7000?master_name=m", "unexpected option"},
+		{ModeStandalone, "redis://:s3cr3tpw@n1:7000?addr=n2:7001", "unexpected option"},
+		{"sharded", "redis://n1:7000", "unknown Redis mode"},
+	}
+	for _, tt := range tests {
+		_, err := New(Config{Mode: tt.mode, URL: tt.url}, deliver)
+		if err == nil {
+			t.Errorf("New(%s, %q) accepted it", tt.mode, tt.url)
+			continue
+		}
+		if !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), "bridge: ") {
+			t.Errorf("New(%s, %q) = %v, want a bridge: error about %q", tt.mode, tt.url, err, tt.want)
+		}
+		if strings.Contains(err.Error(), "s3cr3tpw") {
+			t.Errorf("error leaks the password: %v", err)
+		}
+	}
+	valid := map[Mode]string{
+		ModeStandalone: "redis://:pw@h1:1/2",
+		ModeSentinel:   "redis://:pw@h1:1?master_name=m&addr=h2:2&password=pw",
+		ModeCluster:    "redis://:pw@h1:1?addr=h2:2&addr=h3:3",
+	}
+	for _, m := range Modes {
+		if _, err := New(Config{Mode: m, URL: valid[m]}, deliver); err != nil {
+			t.Errorf("mode %s: %v", m, err)
+		}
+	}
+}
+
 func TestNewErrors(t *testing.T) {
 	deliver := func(m *Message) { m.Release() }
 	if _, err := New(Config{URL: "redis://127.0.0.1:1"}, nil); err == nil {
@@ -702,6 +764,11 @@ func TestRedactURL(t *testing.T) {
 		{"redis://user@h", "redis://user@h"},
 		{"redis://us er:p@w@ho st:1/x", "redis://xxxxx@ho st:1/x"}, // unparsable: userinfo dropped
 		{"secret-without-scheme\x7f", "(unparsable URL)"},
+		{"redis://:spw@s1:26379?master_name=m&password=mpw&addr=s2:26379", "redis://:xxxxx@s1:26379?addr=s2%3A26379&master_name=m&password=xxxxx"},
+		{"redis://s1:26379?master_name=m&addr=s2:26379", "redis://s1:26379?master_name=m&addr=s2:26379"},
+		{"redis://n1:7000?Sentinel_Password=x", "redis://n1:7000?Sentinel_Password=xxxxx"},
+		{"redis://n1:7000?password=%zz", "redis://n1:7000?xxxxx"},                 // unparsable query
+		{"redis://us er:p@w@ho st:1?password=mpw", "redis://xxxxx@ho st:1?xxxxx"}, // unparsable URL
 	}
 	for _, tt := range tests {
 		if got := redactURL(tt.in); got != tt.want {

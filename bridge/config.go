@@ -26,10 +26,14 @@ const (
 
 // Config configures a Bridge.
 type Config struct {
-	// URL is the redis:// or rediss:// URL (go-redis ParseURL syntax,
-	// e.g. redis://:password@host:6379/0). Required. Any password is
-	// redacted in logs and errors.
+	// URL is the redis:// or rediss:// URL in the go-redis syntax of Mode:
+	// redis://:password@host:6379/0 for standalone,
+	// redis://sentinel1:26379?master_name=mymaster&addr=sentinel2:26379 for
+	// sentinel, redis://node1:7000?addr=node2:7001 for cluster (see the
+	// Mode constants). Required. Passwords are redacted in logs and errors.
 	URL string
+	// Mode says how URL reaches Redis. Zero value means ModeStandalone.
+	Mode Mode
 	// Logger receives connection state changes and dropped messages.
 	// Nil means slog.Default().
 	Logger *slog.Logger
@@ -70,8 +74,9 @@ func (cfg Config) withDefaults() Config {
 	return cfg
 }
 
-// redactURL returns raw safe to log: the password of a parsable URL becomes
-// "xxxxx"; for a URL that does not parse, everything between "://" and the
+// redactURL returns raw safe to log: the password of a parsable URL, and
+// the value of any query parameter whose name holds "password" (a sentinel
+// URL carries the master's there), become "xxxxx"; for a URL that does not parse, everything between "://" and the
 // last '@' of the authority is dropped, since we cannot tell user from
 // password there.
 func redactURL(raw string) string {
@@ -80,6 +85,7 @@ func redactURL(raw string) string {
 			// "secret" or "redis:secret": no authority, nothing safe to show.
 			return "(unparsable URL)"
 		}
+		redactQuery(u)
 		return u.Redacted()
 	}
 	scheme, rest, ok := strings.Cut(raw, "://")
@@ -91,10 +97,37 @@ func redactURL(raw string) string {
 	if end < 0 {
 		end = len(rest)
 	}
+	if q := strings.IndexByte(rest, '?'); q >= end && strings.Contains(strings.ToLower(rest[q:]), "password") {
+		rest = rest[:q] + "?xxxxx"
+	}
 	if at := strings.LastIndexByte(rest[:end], '@'); at >= 0 {
 		rest = "xxxxx" + rest[at:]
 	}
 	return scheme + "://" + rest
+}
+
+// redactQuery replaces the values of u's password parameters with "xxxxx".
+// The query is re-encoded only when there is one, so other URLs log as
+// written.
+func redactQuery(u *url.URL) {
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		// Unparsable parameters may hide a password anywhere in them.
+		u.RawQuery = "xxxxx"
+		return
+	}
+	found := false
+	for k, vs := range q {
+		if strings.Contains(strings.ToLower(k), "password") {
+			for i := range vs {
+				vs[i] = "xxxxx"
+			}
+			found = true
+		}
+	}
+	if found {
+		u.RawQuery = q.Encode()
+	}
 }
 
 // sanitizeURLError strips the URL that net/url errors quote (password

@@ -7,8 +7,6 @@ import (
 	"net"
 	"sync"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 const (
@@ -47,6 +45,17 @@ func (s *connSet) add(c net.Conn) bool {
 	return true
 }
 
+// remote returns the peer address of the newest recorded connection (the
+// subscription's, for logs), or "" when there is none.
+func (s *connSet) remote() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.conns) == 0 {
+		return ""
+	}
+	return s.conns[len(s.conns)-1].RemoteAddr().String()
+}
+
 // closeAll closes every recorded connection and any added later.
 func (s *connSet) closeAll() {
 	s.mu.Lock()
@@ -58,27 +67,24 @@ func (s *connSet) closeAll() {
 	s.conns = nil
 }
 
-// installDialer makes opts dial through the bridge (TCP with keepalive, TLS
-// when the URL is rediss://, both honouring ctx) and record each connection
-// in the current session's connSet.
-func (b *Bridge) installDialer(opts *redis.Options) {
-	if opts.DialTimeout == 0 {
-		opts.DialTimeout = defaultDialTimeout
+// dialTimeoutOr returns d, or go-redis' default when the URL left it unset:
+// the bridge installs its own dialer, which go-redis would not time out.
+func dialTimeoutOr(d time.Duration) time.Duration {
+	if d == 0 {
+		return defaultDialTimeout
 	}
-	nd := &net.Dialer{Timeout: opts.DialTimeout, KeepAliveConfig: keepAlive}
-	dial := nd.DialContext
-	if opts.TLSConfig != nil {
-		td := &tls.Dialer{NetDialer: nd, Config: opts.TLSConfig}
-		dial = td.DialContext
+	return d
+}
+
+// dialer returns the dial function every client of the bridge uses: TCP
+// with keepalive, then TLS when tlsConfig is set, both honouring ctx
+// (go-redis' own TLS dial does not, so a cancelled session could wait out
+// a TLS handshake with a silent peer).
+func dialer(timeout time.Duration, tlsConfig *tls.Config) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	nd := &net.Dialer{Timeout: timeout, KeepAliveConfig: keepAlive}
+	if tlsConfig == nil {
+		return nd.DialContext
 	}
-	opts.Dialer = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := dial(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		if set := b.conns.Load(); set != nil && !set.add(c) {
-			return nil, errSessionClosed
-		}
-		return c, nil
-	}
+	td := &tls.Dialer{NetDialer: nd, Config: tlsConfig}
+	return td.DialContext
 }

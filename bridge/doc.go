@@ -45,13 +45,32 @@
 // Run owns one goroutine that reads the subscription (go-redis PubSub,
 // RESP2, one fresh PubSub per connection attempt) and calls Deliver in Redis
 // order, plus a watcher goroutine per connection that PINGs it every
-// HealthInterval, drops it when silent, and closes it when ctx ends.
+// HealthInterval, drops it when silent, and closes it when ctx ends (the
+// connections of a session are recorded by a go-redis dial hook, in every
+// mode, so that closing them unblocks go-redis' reads).
 // Connected is true between the last (P)SUBSCRIBE confirmation and the first
 // error on that connection. On error Run waits MinBackoff doubling to
 // MaxBackoff (jittered into [d/2, d]; reset after a successful subscription)
 // and subscribes again; Stats.Reconnects counts the re-established
 // subscriptions. Messages published while disconnected are lost: Redis
 // pub/sub does not queue.
+//
+// # Standalone, sentinel, cluster
+//
+// Config.Mode says how Config.URL reaches Redis, always in go-redis' own URL
+// syntax and through go-redis' own clients (NewClient gives publishers the
+// same):
+//
+//	ModeStandalone  redis://[:pw@]host:6379[/db]                     redis.Client
+//	ModeSentinel    redis://[:pw@]s1:26379?master_name=M&addr=s2:26379 redis.FailoverClient
+//	ModeCluster     redis://[:pw@]n1:7000?addr=n2:7001&addr=n3:7002    redis.ClusterClient
+//
+// In sentinel mode the subscription is on the master the sentinels name;
+// when it dies the session fails, and the next one is dialled through the
+// sentinels to whichever master they name by then. A master demoted while
+// still up is left within masterCheckInterval (followMaster). In cluster
+// mode the subscription is on a random node: classic PUBLISH is broadcast
+// over the cluster bus, so one PSUBSCRIBE anywhere sees every channel.
 //
 // StartEmbedded runs an in-process miniredis broker for dev mode.
 package bridge

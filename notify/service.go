@@ -17,8 +17,12 @@ type Config struct {
 	// Engine is the transport's configuration. The service sets its
 	// HTTPHandler, Ready and OnWritten hooks; Logger defaults to Logger.
 	Engine engine.Config
-	// RedisURL is the Redis the bridge subscribes to. Required.
+	// RedisURL is the Redis the bridge subscribes to, in the go-redis URL
+	// syntax of RedisMode. Required.
 	RedisURL string
+	// RedisMode says how RedisURL reaches Redis (standalone, sentinel or
+	// cluster). Zero value means bridge.ModeStandalone.
+	RedisMode bridge.Mode
 	// JWTSecret is the HS256 secret of client tokens. Required.
 	JWTSecret string
 	// DrainDuration is how long a drain takes to close every client after
@@ -67,6 +71,7 @@ func New(cfg Config) (*Service, error) {
 	s := &Service{cfg: cfg, log: cfg.Logger, hurry: make(chan struct{})}
 	br, err := bridge.New(bridge.Config{
 		URL:       cfg.RedisURL,
+		Mode:      cfg.RedisMode,
 		Logger:    cfg.Logger,
 		OnWritten: func(m *bridge.Message) { s.met.observeWritten(m) },
 	}, func(m *bridge.Message) { s.srv.Broadcast(m.Room, m) })

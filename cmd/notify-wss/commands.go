@@ -13,8 +13,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
+	"github.com/notify-wss/notify-wss/bridge"
 	"github.com/notify-wss/notify-wss/notify"
 )
 
@@ -69,6 +68,7 @@ func publishCommand(args []string, stdout, stderr io.Writer) error {
 	data := fs.String("data", "", "JSON object for the notification's data field")
 	message := fs.String("message", "", "human-readable message")
 	url := fs.String("redis-url", settingValue("REDIS_URL"), "Redis URL (env REDIS_URL)")
+	modeName := fs.String("redis-mode", settingValue("REDIS_MODE"), "standalone, sentinel or cluster (env REDIS_MODE)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -92,15 +92,20 @@ func publishCommand(args []string, stdout, stderr io.Writer) error {
 	if *url == "" {
 		return errors.New("publish: REDIS_URL is not set")
 	}
+	mode, err := bridge.ParseMode(*modeName)
+	if err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
 	payload, err := notificationJSON(*typ, *userID, *channel, *message, *data)
 	if err != nil {
 		return err
 	}
-	opts, err := redis.ParseURL(*url)
+	// The bridge's own client: the master the sentinels name, or any node
+	// of a cluster (PUBLISH is broadcast to every node).
+	rdb, err := bridge.NewClient(mode, *url)
 	if err != nil {
-		return fmt.Errorf("publish: redis url: %w", err)
+		return fmt.Errorf("publish: %w", err)
 	}
-	rdb := redis.NewClient(opts)
 	defer rdb.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -108,7 +113,11 @@ func publishCommand(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("publish to %s: %w", redisChannel, err)
 	}
-	fmt.Fprintf(stdout, "published to %s (%d subscriber(s)): %s\n", redisChannel, n, payload)
+	where := ""
+	if mode == bridge.ModeCluster {
+		where = " on the node that took it"
+	}
+	fmt.Fprintf(stdout, "published to %s (%d subscriber(s)%s): %s\n", redisChannel, n, where, payload)
 	return nil
 }
 

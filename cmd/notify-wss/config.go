@@ -11,12 +11,15 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/notify-wss/notify-wss/bridge"
 )
 
 // config is everything the server reads from its environment.
 type config struct {
 	Env        string // "production" or anything else (development)
 	RedisURL   string
+	RedisMode  bridge.Mode
 	JWTSecret  string
 	Host       string
 	Port       int
@@ -80,6 +83,17 @@ func duration(p func(*config) *time.Duration) func(*config, string) error {
 	}
 }
 
+func redisMode(p func(*config) *bridge.Mode) func(*config, string) error {
+	return func(c *config, v string) error {
+		m, err := bridge.ParseMode(v)
+		if err != nil {
+			return fmt.Errorf("%q is not standalone, sentinel or cluster", v)
+		}
+		*p(c) = m
+		return nil
+	}
+}
+
 func boolean(p func(*config) *bool) func(*config, string) error {
 	return func(c *config, v string) error {
 		b, err := strconv.ParseBool(v)
@@ -93,7 +107,8 @@ func boolean(p func(*config) *bool) func(*config, string) error {
 
 var settings = []setting{
 	{"NODE_ENV", "env", "development", "production requires REDIS_URL and JWT_SECRET; otherwise dev mode", str(func(c *config) *string { return &c.Env })},
-	{"REDIS_URL", "redis-url", "", "Redis to subscribe to (redis://[:password@]host:port[/db]); empty in dev mode starts an embedded broker", str(func(c *config) *string { return &c.RedisURL })},
+	{"REDIS_URL", "redis-url", "", "Redis to subscribe to, in go-redis URL syntax for REDIS_MODE (standalone: redis://[:password@]host:port[/db]); empty in dev mode starts an embedded broker", str(func(c *config) *string { return &c.RedisURL })},
+	{"REDIS_MODE", "redis-mode", "standalone", "standalone; sentinel (REDIS_URL redis://[:pw@]sentinel:26379?master_name=NAME&addr=sentinel2:26379); cluster (redis://[:pw@]node:7000?addr=node2:7000)", redisMode(func(c *config) *bridge.Mode { return &c.RedisMode })},
 	{"JWT_SECRET", "jwt-secret", "", "HS256 secret for client tokens; empty in dev mode generates one", str(func(c *config) *string { return &c.JWTSecret })},
 	{"HOST", "host", "0.0.0.0", "listen address", str(func(c *config) *string { return &c.Host })},
 	{"PORT", "port", "8080", "listen port", integer(func(c *config) *int { return &c.Port })},
@@ -162,6 +177,9 @@ func (c *config) validate() error {
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("production mode needs %s: set them in the environment or in .env", strings.Join(missing, " and "))
+	}
+	if c.RedisMode != bridge.ModeStandalone && c.RedisURL == "" {
+		return fmt.Errorf("config REDIS_MODE=%s needs REDIS_URL (the embedded dev broker is standalone)", c.RedisMode)
 	}
 	if c.Port < 0 || c.Port > 65535 {
 		return fmt.Errorf("config PORT: %d is not a port", c.Port)

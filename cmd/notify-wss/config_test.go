@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/notify-wss/notify-wss/bridge"
 )
 
 func TestConfigPrecedence(t *testing.T) {
@@ -41,6 +43,7 @@ HOST=10.0.0.1
 		{"default path", c.Path, "/socket.io/"},
 		{"cors list", strings.Join(c.corsOrigins(), "|"), "http://a.example|http://b.example"},
 		{"development by default", c.production(), false},
+		{"standalone by default", c.RedisMode, bridge.ModeStandalone},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {
@@ -63,6 +66,8 @@ func TestConfigErrors(t *testing.T) {
 		{"bad duration", map[string]string{"PING_INTERVAL": "soon"}, nil, "PING_INTERVAL"},
 		{"bad level", map[string]string{"LOG_LEVEL": "loud"}, nil, "LOG_LEVEL"},
 		{"stray argument", nil, []string{"extra"}, "unexpected argument"},
+		{"bad redis mode", map[string]string{"REDIS_MODE": "sharded"}, nil, "REDIS_MODE"},
+		{"sentinel needs a URL", map[string]string{"REDIS_MODE": "sentinel"}, nil, "REDIS_MODE=sentinel needs REDIS_URL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -114,5 +119,22 @@ func TestReserveProcessorLeavesOnePForTheNetworkPoller(t *testing.T) {
 				t.Errorf("GOMAXPROCS = %d, want %d", got, tc.wantProcs)
 			}
 		})
+	}
+}
+
+func TestConfigRedisMode(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want bridge.Mode
+	}{{"sentinel", bridge.ModeSentinel}, {"Cluster", bridge.ModeCluster}, {"standalone", bridge.ModeStandalone}} {
+		t.Setenv("REDIS_MODE", tt.in)
+		t.Setenv("REDIS_URL", "redis://x:1")
+		c, err := loadConfig(nil, filepath.Join(t.TempDir(), "none"), io.Discard)
+		if err != nil {
+			t.Fatalf("REDIS_MODE=%s: %v", tt.in, err)
+		}
+		if c.RedisMode != tt.want {
+			t.Errorf("REDIS_MODE=%s: mode %q, want %q", tt.in, c.RedisMode, tt.want)
+		}
 	}
 }

@@ -54,6 +54,7 @@ func serveCommand(args []string, stdout, stderr io.Writer) error {
 	svc, err := notify.New(notify.Config{
 		Engine:        engineConfig(cfg, log),
 		RedisURL:      cfg.RedisURL,
+		RedisMode:     cfg.RedisMode,
 		JWTSecret:     cfg.JWTSecret,
 		DrainDuration: cfg.DrainDuration,
 		Version:       buildVersion(),

@@ -10,6 +10,19 @@
 //	srv.Stop()                         // Redis goes away (clients see EOF)
 //	srv.Restart()                      // same port, empty, ready for PING
 //
+// Two topologies build on it, every process on free ports and killed by
+// t.Cleanup like a single server:
+//
+//	s := redistest.StartSentinel(t)    // master, replica, sentinel (quorum 1)
+//	b, _ := bridge.New(bridge.Config{Mode: bridge.ModeSentinel, URL: s.URL}, deliver)
+//	s.Master.Stop()                    // the sentinel promotes s.Replica in ~1-2 s
+//	s.MasterAddr(t)                    // what the sentinel names as master now
+//
+//	c := redistest.StartCluster(t)     // three masters, every slot served
+//	b, _ := bridge.New(bridge.Config{Mode: bridge.ModeCluster, URL: c.URL}, deliver)
+//	c.Nodes[1].Publish(t, ch, payload) // PUBLISH reaches every node's subscribers
+//
 // The binary is found with exec.LookPath("redis-server"); a missing binary
-// fails the test with a hint to run `make deps`.
+// fails the test with a hint to run `make deps`. Sentinel and cluster need
+// Redis 7 (for --cluster-port) and redis-cli for `--cluster create`.
 package redistest

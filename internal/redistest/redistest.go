@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,10 +46,12 @@ type Server struct {
 	// URL is the go-redis URL of the server: redis://127.0.0.1:port.
 	URL string
 
-	t    testing.TB
-	bin  string
-	dir  string
-	port int
+	t     testing.TB
+	bin   string
+	dir   string
+	port  int
+	extra []string // more redis-server arguments, the same on Restart
+	conf  string   // config file passed first ("" for none), e.g. a sentinel's
 
 	mu     sync.Mutex
 	proc   *process      // nil when stopped
@@ -67,6 +71,24 @@ type process struct {
 // t.Cleanup to kill it. It fails the test if redis-server is not installed.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	return start(t, launchOptions{})
+}
+
+// launchOptions are what Start's variants add to a plain server.
+type launchOptions struct {
+	// args returns more arguments for one launch attempt; it may pick
+	// free ports of its own (a cluster bus port), so each attempt calls it
+	// again. Nil means none.
+	args func() ([]string, error)
+	// conf returns the contents of a config file written to the server's
+	// directory and passed first; nil means none. It is given the port of
+	// the attempt.
+	conf func(port int) string
+}
+
+// start is Start with options.
+func start(t testing.TB, o launchOptions) *Server {
+	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		t.Fatalf("redis-server not found: run `make deps` (%v)", err)
@@ -79,6 +101,18 @@ func Start(t testing.TB) *Server {
 		port, err := freePort()
 		if err != nil {
 			t.Fatalf("redistest: pick a free port: %v", err)
+		}
+		s.extra, s.conf = nil, ""
+		if o.args != nil {
+			if s.extra, err = o.args(); err != nil {
+				t.Fatalf("redistest: %v", err)
+			}
+		}
+		if o.conf != nil {
+			s.conf = filepath.Join(s.dir, "redis.conf")
+			if err := os.WriteFile(s.conf, []byte(o.conf(port)), 0o600); err != nil {
+				t.Fatalf("redistest: write %s: %v", s.conf, err)
+			}
 		}
 		p, err := s.launch(port)
 		if err != nil {
@@ -160,13 +194,22 @@ func (s *Server) Publish(t testing.TB, channel, payload string) int64 {
 // launch starts redis-server on port and waits until it answers. On
 // failure the process is killed and the error quotes its output.
 func (s *Server) launch(port int) (*process, error) {
-	cmd := exec.Command(s.bin,
+	var args []string
+	if s.conf != "" {
+		args = append(args, s.conf)
+	}
+	args = append(args,
 		"--port", strconv.Itoa(port),
 		"--bind", "127.0.0.1",
 		"--save", "",
 		"--appendonly", "no",
 		"--dir", s.dir,
+		// A replica's first sync starts at once, not after Redis 7's
+		// default 5 s wait for more replicas to share the transfer.
+		"--repl-diskless-sync-delay", "0",
 	)
+	args = append(args, s.extra...)
+	cmd := exec.Command(s.bin, args...)
 	out := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	setProcAttr(cmd)
