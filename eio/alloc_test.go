@@ -98,6 +98,17 @@ func TestZeroAllocs(t *testing.T) {
 	noAllocs(t, "AppendBase64Message into a sized buffer", func() {
 		out = AppendBase64Message(out[:0], allocEvent)
 	})
+	noAllocs(t, "AppendRecordV3 into a sized buffer", func() {
+		out = AppendRecordV3(AppendRecordV3(out[:0], allocEvent), []byte(`42["héllo ✓"]`))
+	})
+	bodyV3 := AppendRecordV3(AppendRecordV3(nil, allocEvent), []byte("b4AQIDBA=="))
+	noAllocs(t, "NextRecordV3 loop", func() {
+		for rest := bodyV3; len(rest) > 0; {
+			var rec []byte
+			rec, rest, _ = NextRecordV3(rest)
+			sink += len(rec)
+		}
+	})
 	_ = sink
 }
 

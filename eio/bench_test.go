@@ -66,6 +66,37 @@ func BenchmarkNextRecord(b *testing.B) {
 	}
 }
 
+// BenchmarkPayloadV3 frames 25 notifications as an EIO3 polling body (what
+// a protocol 3 polling member costs per delivery: counting UTF-16 units)
+// and splits them again.
+func BenchmarkPayloadV3(b *testing.B) {
+	pkt := []byte(`42["notification",{"type":"TIP","from":"Zoë","message":"merci beaucoup ✓ 😀"}]`)
+	var body []byte
+	for range 25 {
+		body = AppendRecordV3(body, pkt)
+	}
+	b.Run("append", func(b *testing.B) {
+		out := make([]byte, 0, len(body))
+		b.ReportAllocs()
+		b.SetBytes(int64(len(body)))
+		for b.Loop() {
+			out = out[:0]
+			for range 25 {
+				out = AppendRecordV3(out, pkt)
+			}
+		}
+	})
+	b.Run("next", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(body)))
+		for b.Loop() {
+			for rest := body; len(rest) > 0; {
+				_, rest, _ = NextRecordV3(rest)
+			}
+		}
+	})
+}
+
 func BenchmarkParseFrameHeader(b *testing.B) {
 	for _, bc := range []struct {
 		name string

@@ -22,6 +22,11 @@
 // (0x1e), and binary data travels as a "b"+base64 record. Over WebSocket,
 // binary data is a binary frame with the raw bytes and no prefix.
 //
+// Engine.IO protocol 3 (socket.io v2 clients, README §14) has the same
+// packets; its polling body is "<length>:<packet>" repeated, the length in
+// UTF-16 code units, and binary goes as "b4"+base64 there (payload3.go:
+// NextRecordV3, AppendRecordV3, UTF16Len).
+//
 // # Reading
 //
 // After a WebSocket frame is complete (ParseFrameHeader, then Unmask of the

@@ -37,6 +37,9 @@ var (
 	ErrPacketType = fmt.Errorf("%w: unknown packet type", ErrInvalidPacket)
 	// ErrBase64: a "b…" polling record whose base64 does not decode.
 	ErrBase64 = fmt.Errorf("%w: bad base64 in binary message", ErrInvalidPacket)
+	// ErrPayloadV3: an EIO3 polling body whose "<length>:" prefix is not a
+	// number, or whose packet runs past the end or is not valid UTF-8.
+	ErrPayloadV3 = fmt.Errorf("%w: malformed EIO3 payload", ErrInvalidPacket)
 
 	// ErrSIOType: the first byte is not a Socket.IO type digit '0'..'6'.
 	ErrSIOType = fmt.Errorf("%w: unknown packet type", ErrInvalidSIOPacket)

@@ -77,6 +77,15 @@ type Config struct {
 	Namespaces []string
 	// Loops is the number of event loops. Zero value means GOMAXPROCS.
 	Loops int
+	// AllowEIO3 also serves Engine.IO protocol 3 clients (socket.io-client
+	// 2.x, older mobile SDKs), as Node's allowEIO3 does: a handshake whose
+	// EIO is not 4 opens a protocol 3 session (polling bodies framed
+	// "<length>:<packet>", the client pings and the server answers, and the
+	// session is connected to "/" at once, with no auth payload: the
+	// Handler's Connect gets nil and the credentials are in the query
+	// string). Zero value means off: such a handshake gets "Unsupported
+	// protocol version".
+	AllowEIO3 bool
 	// ReusePort gives each loop its own SO_REUSEPORT listener, so several
 	// processes can share one port. Zero value means off.
 	ReusePort bool

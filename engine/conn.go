@@ -267,6 +267,13 @@ func (cn *conn) onMessage(op ws.OpCode, msg []byte) {
 		return
 	}
 	if op == ws.OpBinary {
+		if cn.sess.eio3 { // protocol 3: the packet type as a byte, then the data
+			if len(msg) == 0 || msg[0] != byte(eio.PacketMessage) {
+				cn.sess.close(CloseParseError)
+				return
+			}
+			msg = msg[1:]
+		}
 		cn.sess.onBinary(msg)
 		return
 	}

@@ -63,6 +63,14 @@
 // room) → events, joins and leaves → close, with a CloseReason (reason.go;
 // session.go closeWith and teardown), or a drain (drain.go).
 //
+// With Config.AllowEIO3, a handshake without EIO=4 opens an Engine.IO
+// protocol 3 session (socket.io v2 clients; session.eio3, fixed for its
+// life). It differs at a few points only: the polling framing
+// (session.appendPollRecord, onPollBodyV3), the heartbeat (the client
+// pings: onClientPing), binary frames, and the Socket.IO CONNECT of "/",
+// which the engine does itself after the handshake (connectDefault).
+// Broadcast frames are the same bytes for both protocols.
+//
 // # Files
 //
 //	server.go   Server, Broadcast, gnet callbacks, stats

@@ -24,7 +24,8 @@ import (
 // client, byte by byte where it matters, so every parser meets partial
 // reads the way gnet delivers them.
 
-// testHandler accepts the token "ok" and echoes events.
+// testHandler accepts the token "ok" (in the auth payload, or else in the
+// query string, as socket.io v2 clients send it) and echoes events.
 type testHandler struct {
 	disconnects atomic.Int64
 }
@@ -32,6 +33,9 @@ type testHandler struct {
 func (h *testHandler) Connect(s *Socket, auth []byte) error {
 	var a struct{ Token string }
 	_ = json.Unmarshal(auth, &a)
+	if a.Token == "" {
+		a.Token = s.Handshake().QueryValue("token")
+	}
 	if a.Token != "ok" {
 		return &ConnectError{Message: "Authentication failed", Data: map[string]string{"reason": "bad"}}
 	}

@@ -44,13 +44,15 @@ func (cn *conn) serveEngineIO(r *http1.Request, body []byte, raw bool) {
 		cn.engineError(r, errTransportUnknown, upgradeReq)
 		return
 	}
+	// Like engine.io, anything but EIO=4 (even none) is protocol 3.
 	eioVersion, _ := queryValue(r.Query, "EIO")
+	eio3 := string(eioVersion) != "4"
 	if sid, ok := queryValue(r.Query, "sid"); ok {
 		ss := srv.lookupSession(string(sid))
 		switch {
 		case ss == nil || ss.raw != raw: // raw: a sid of the other endpoint
 			cn.engineError(r, errSessionUnknown, upgradeReq)
-		case string(eioVersion) != "4":
+		case eio3 != ss.eio3:
 			cn.engineError(r, errBadRequest, upgradeReq)
 		case isWS:
 			if !upgradeReq {
@@ -71,7 +73,7 @@ func (cn *conn) serveEngineIO(r *http1.Request, body []byte, raw bool) {
 		cn.engineError(r, errBadRequest, false)
 		return
 	}
-	if string(eioVersion) != "4" {
+	if eio3 && !srv.cfg.AllowEIO3 {
 		cn.engineError(r, errUnsupportedProtocol, upgradeReq)
 		return
 	}
@@ -84,14 +86,15 @@ func (cn *conn) serveEngineIO(r *http1.Request, body []byte, raw bool) {
 		if !cn.upgrade(r, cors) {
 			return
 		}
-		ss := newSession(sh, hs, raw)
+		ss := newSession(sh, hs, raw, eio3)
 		ss.ws = cn
 		cn.sess = ss
 		srv.counters.websocket.Add(1)
 		ss.sendText(ss.openPacket(nil))
+		ss.connectDefault()
 		return
 	}
-	cn.pollingHandshake(r, hs, raw)
+	cn.pollingHandshake(r, hs, raw, eio3)
 }
 
 // engineError answers with an Engine.IO error: JSON for plain requests, a
@@ -164,8 +167,8 @@ var plainHandshake = &Handshake{}
 
 // newHandshake keeps what the application may need from the opening
 // request: the query string only when it has more than the Engine.IO
-// parameters (EIO, transport, t, sid), and the Authorization and Origin
-// headers.
+// parameters (EIO, transport, t, sid, and protocol 3's b64), and the
+// Authorization and Origin headers.
 func newHandshake(r *http1.Request) *Handshake {
 	appQuery := false
 	for q := r.Query; len(q) > 0 && !appQuery; {
@@ -173,7 +176,7 @@ func newHandshake(r *http1.Request) *Handshake {
 		pair, q, _ = bytes.Cut(q, []byte("&"))
 		k, _, _ := bytes.Cut(pair, []byte("="))
 		switch string(k) {
-		case "EIO", "transport", "t", "sid", "":
+		case "EIO", "transport", "t", "sid", "b64", "":
 		default:
 			appQuery = true
 		}

@@ -30,8 +30,9 @@ func TestQueryValue(t *testing.T) {
 	}
 }
 
-// FuzzPollBody feeds arbitrary POST bodies to a polling session: it must
-// never panic, and a closed session must stay closed.
+// FuzzPollBody feeds arbitrary POST bodies to a polling session, of
+// protocol 4 or 3: it must never panic, and a closed session must stay
+// closed.
 func FuzzPollBody(f *testing.F) {
 	for _, s := range []string{
 		"40{\"token\":\"ok\"}\x1e42[\"echo\",1]",
@@ -44,14 +45,26 @@ func FuzzPollBody(f *testing.F) {
 		"41",
 		"1",
 	} {
-		f.Add([]byte(s))
+		f.Add([]byte(s), false)
 	}
-	f.Fuzz(func(t *testing.T, body []byte) {
+	for _, s := range []string{
+		`2:4020:42["echo","héllo ✓"]`,
+		`31:451-["echo",{"_placeholder":true,"num":0}]10:b4AQIDBA==`,
+		"1:21:2",
+		"0:",
+		"1:3",
+		"5:42",
+		"3:b4!",
+		"1:1",
+	} {
+		f.Add([]byte(s), true)
+	}
+	f.Fuzz(func(t *testing.T, body []byte, eio3 bool) {
 		sh, _ := fanoutShard(0)
-		ss := newSession(sh, &Handshake{}, false)
+		ss := newSession(sh, &Handshake{}, false, eio3)
 		ss.poll = &pollState{owner: sh}
 		ss.onPollBody(body)
-		ss.onPollBody([]byte(`42["after"]`))
+		ss.onPollBody(ss.appendPollRecord(nil, []byte(`42["after"]`)))
 		if ss.closed && len(ss.sockets) != 0 {
 			t.Fatal("closed session kept sockets")
 		}

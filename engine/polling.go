@@ -53,14 +53,48 @@ var (
 )
 
 // pollingHandshake opens a polling session and answers with the open packet.
-func (cn *conn) pollingHandshake(r *http1.Request, hs *Handshake, raw bool) {
+// A protocol 3 session is then connected to "/", and what that sends waits
+// for the next GET, as in engine.io.
+func (cn *conn) pollingHandshake(r *http1.Request, hs *Handshake, raw, eio3 bool) {
 	sh := cn.sh
-	ss := newSession(sh, hs, raw)
+	ss := newSession(sh, hs, raw, eio3)
 	ss.poll = &pollState{owner: sh}
 	sh.srv.addPollingSession(ss)
 	sh.srv.counters.polling.Add(1)
 	body := ss.openPacket([]string{"websocket"})
+	if eio3 {
+		sh.bodyBuf = eio.AppendRecordV3(sh.bodyBuf[:0], body)
+		body = sh.bodyBuf
+	}
 	cn.replyPoll(r.KeepAlive, sh.corsBuf, body)
+	ss.connectDefault()
+}
+
+// appendPollRecord appends pkt to a polling body in the session's framing:
+// "\x1e"-separated records, or protocol 3's "<length>:<packet>".
+func (ss *session) appendPollRecord(body, pkt []byte) []byte {
+	if ss.eio3 {
+		return eio.AppendRecordV3(body, pkt)
+	}
+	return eio.AppendRecord(body, pkt)
+}
+
+// nextPollRecord splits the first record off a polling body the server
+// queued (well formed by construction); ok is false after the last.
+func (ss *session) nextPollRecord(body []byte) (rec, rest []byte, ok bool) {
+	if ss.eio3 {
+		rec, rest, err := eio.NextRecordV3(body)
+		return rec, rest, err == nil
+	}
+	return eio.NextRecord(body)
+}
+
+// decodeBase64 decodes a polling record that carries a binary message.
+func (ss *session) decodeBase64(rec []byte) ([]byte, error) {
+	if ss.eio3 {
+		return eio.DecodeBase64MessageV3(nil, rec)
+	}
+	return eio.DecodeBase64Message(nil, rec)
 }
 
 // pollHeaders returns the extra headers of a polling response: CORS and
@@ -115,7 +149,7 @@ func (cn *conn) pollGet(ss *session, r *http1.Request) {
 		cn.replyHeaders(r, 400, "", cn.sh.corsBuf, nil)
 		ss.onOwner(owner, func() { ss.close(CloseTransportError) })
 	case len(p.out) > 0 || p.closing:
-		body := cn.takeOut(p)
+		body := cn.takeOut(ss)
 		closing := p.closing
 		p.mu.Unlock()
 		if closing { // forget the sid before the client can come back with it
@@ -131,14 +165,15 @@ func (cn *conn) pollGet(ss *session, r *http1.Request) {
 }
 
 // takeOut moves the queued packets (and the close packet of a closing
-// session) into the loop's scratch buffer. Called with p.mu held.
-func (cn *conn) takeOut(p *pollState) []byte {
+// session) into the loop's scratch buffer. Called with ss.poll.mu held.
+func (cn *conn) takeOut(ss *session) []byte {
+	p := ss.poll
 	body := append(cn.sh.bodyBuf[:0], p.out...)
 	if p.closing {
 		if p.closeNoop {
-			body = eio.AppendRecord(body, noopPacket)
+			body = ss.appendPollRecord(body, noopPacket)
 		} else {
-			body = eio.AppendRecord(body, closePacket)
+			body = ss.appendPollRecord(body, closePacket)
 		}
 	}
 	cn.sh.bodyBuf = body
@@ -161,6 +196,9 @@ func (cn *conn) pollPost(ss *session, r *http1.Request, body []byte) {
 	}
 	if bytes.HasPrefix(r.ContentType, []byte("application/octet-stream")) {
 		// EIO4 sends binary as base64 text; a binary body is an error.
+		// (engine.io decodes protocol 3's binary payload format; clients
+		// that send b64=1, as socket.io-client 2 in Node does, never use
+		// it, and this service takes no binary from clients.)
 		cn.replyHeaders(r, 400, "", cn.sh.corsBuf, nil)
 		ss.onOwner(owner, func() { ss.close(CloseTransportError) })
 		return
@@ -177,6 +215,10 @@ func (cn *conn) pollPost(ss *session, r *http1.Request, body []byte) {
 // onPollBody handles the packets of a POST. Runs on the owning loop. An
 // empty body or an empty record is a parse error, as in engine.io.
 func (ss *session) onPollBody(body []byte) {
+	if ss.eio3 {
+		ss.onPollBodyV3(body)
+		return
+	}
 	for rest := body; !ss.closed; {
 		rec, next, ok := eio.NextRecord(rest)
 		if !ok {
@@ -200,6 +242,36 @@ func (ss *session) onPollBody(body []byte) {
 	}
 }
 
+// onPollBodyV3 handles the packets of a protocol 3 POST: an empty body or
+// a malformed length is a parse error; an empty record ("0:") is skipped.
+// The packets before an error are handled, as in engine.io.
+func (ss *session) onPollBodyV3(body []byte) {
+	if len(body) == 0 {
+		ss.close(CloseParseError)
+		return
+	}
+	for rest := body; len(rest) > 0 && !ss.closed; {
+		rec, next, err := eio.NextRecordV3(rest)
+		if err != nil {
+			ss.close(CloseParseError)
+			return
+		}
+		rest = next
+		switch {
+		case len(rec) == 0:
+		case eio.IsBase64Message(rec):
+			bin, err := eio.DecodeBase64MessageV3(nil, rec)
+			if err != nil {
+				ss.close(CloseParseError)
+				return
+			}
+			ss.onBinary(bin)
+		default:
+			ss.onPacket(rec)
+		}
+	}
+}
+
 // queuePolling queues a packet for the next GET and, if one is parked,
 // schedules its answer on its loop. Safe from any loop. The answer is sent
 // from a task, so packets queued in the same callback share one response.
@@ -209,7 +281,7 @@ func (ss *session) queuePolling(pkt []byte) {
 		return
 	}
 	p.mu.Lock()
-	p.out = eio.AppendRecord(p.out, pkt)
+	p.out = ss.appendPollRecord(p.out, pkt)
 	ss.kickLocked()
 	p.mu.Unlock()
 }
@@ -235,7 +307,7 @@ func (cn *conn) flushPoll(ss *session) {
 		return
 	}
 	p.get, cn.parked = nil, nil
-	body := cn.takeOut(p)
+	body := cn.takeOut(ss)
 	closing := p.closing
 	keep := p.getKeep
 	cors := append(cn.sh.corsBuf[:0], p.getCORS...)

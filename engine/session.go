@@ -3,6 +3,7 @@ package engine
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"slices"
 	"sync/atomic"
 
 	"github.com/gobwas/ws"
@@ -24,17 +25,19 @@ type session struct {
 	bin     *pendingBinary // a binary packet waiting for its attachments
 
 	// Timers, in server milliseconds (Server.nowMS). heartbeatAt is when
-	// the next ping is due or, while waitingPong, when the pong is.
+	// the next ping is due or, while waitingPong, when the pong is; in
+	// protocol 3, where the client pings, when its next ping is overdue.
 	// deadline is, until a socket connects, the connect timeout; after,
 	// when the application said the session's credentials expire (0:
 	// never; see Socket.SetExpiry). One field serves both, so an idle
 	// session stays in its size class.
 	heartbeatAt, deadline     int64
 	timer                     timerLinks // in sh.timers
-	timerSlot                 int32      // ditto
+	timerSlot                 int16      // ditto
 	waitingPong, pongExtended bool
 
 	raw    bool // a RawPath session: no Socket.IO layer
+	eio3   bool // Engine.IO protocol 3 (Config.AllowEIO3); fixed at the handshake
 	closed bool
 }
 
@@ -60,8 +63,8 @@ func newID() string {
 }
 
 // newSession opens a session on sh and arms its timers; raw makes it a
-// RawPath session.
-func newSession(sh *shard, hs *Handshake, raw bool) *session {
+// RawPath session, eio3 an Engine.IO protocol 3 one.
+func newSession(sh *shard, hs *Handshake, raw, eio3 bool) *session {
 	now := sh.srv.nowMS()
 	ss := &session{
 		sid:         newID(),
@@ -70,6 +73,10 @@ func newSession(sh *shard, hs *Handshake, raw bool) *session {
 		heartbeatAt: now + sh.srv.cfg.PingInterval.Milliseconds(),
 		deadline:    now + sh.srv.cfg.ConnectTimeout.Milliseconds(),
 		raw:         raw,
+		eio3:        eio3,
+	}
+	if eio3 {
+		ss.heartbeatAt = now + ss.clientPingTimeout()
 	}
 	sh.srv.counters.sessions.Add(1)
 	ss.reschedule()
@@ -113,8 +120,20 @@ func (ss *session) sendBinary(data []byte) {
 	}
 	if cn := ss.directWS(); cn != nil {
 		sh := ss.sh
-		sh.wbuf = eio.AppendFrame(sh.wbuf[:0], ws.OpBinary, data)
+		if ss.eio3 { // the frame starts with the packet type, as a byte
+			n := len(data) + 1
+			hdr := eio.FrameHeaderSize(n)
+			sh.wbuf = slices.Grow(sh.wbuf[:0], hdr+n)[:hdr]
+			eio.PutFrameHeader(sh.wbuf, ws.OpBinary, n)
+			sh.wbuf = append(append(sh.wbuf, byte(eio.PacketMessage)), data...)
+		} else {
+			sh.wbuf = eio.AppendFrame(sh.wbuf[:0], ws.OpBinary, data)
+		}
 		cn.write(sh.wbuf)
+		return
+	}
+	if ss.eio3 {
+		ss.queuePolling(eio.AppendBase64MessageV3(nil, data))
 		return
 	}
 	ss.queuePolling(eio.AppendBase64Message(nil, data))
@@ -135,7 +154,17 @@ func (ss *session) onPacket(msg []byte) {
 	}
 	switch t {
 	case eio.PacketPong:
+		if ss.eio3 { // engine.io: "invalid heartbeat direction"
+			ss.close(CloseTransportError)
+			return
+		}
 		ss.onPong()
+	case eio.PacketPing:
+		if !ss.eio3 { // EIO4 clients never ping; "2probe" is for a probe
+			ss.close(CloseParseError)
+			return
+		}
+		ss.onClientPing()
 	case eio.PacketMessage:
 		if ss.raw {
 			ss.onRaw(data, false)
@@ -144,8 +173,7 @@ func (ss *session) onPacket(msg []byte) {
 		ss.onSocketIO(data)
 	case eio.PacketClose:
 		ss.close(CloseTransportClose)
-	default: // EIO4 clients never ping; "5" is valid only on a probe
-
+	default: // "5" is valid only on a probe
 		ss.close(CloseParseError)
 	}
 }
@@ -183,6 +211,21 @@ func (ss *session) onPong() {
 	ss.reschedule()
 }
 
+// onClientPing answers a protocol 3 client's ping with a pong (without the
+// ping's data, as engine.io does) and restarts the ping timeout.
+func (ss *session) onClientPing() {
+	ss.heartbeatAt = ss.sh.srv.nowMS() + ss.clientPingTimeout()
+	ss.sendText(pongPacket)
+	ss.reschedule()
+}
+
+// clientPingTimeout is how long (ms) a protocol 3 session waits for the
+// client's next ping: engine.io's pingInterval + pingTimeout.
+func (ss *session) clientPingTimeout() int64 {
+	cfg := &ss.sh.srv.cfg
+	return cfg.PingInterval.Milliseconds() + cfg.PingTimeout.Milliseconds()
+}
+
 // noteActivity applies engine.io 6's rule: while a pong is awaited, the
 // first other packet restarts the pong timeout, once per ping.
 func (ss *session) noteActivity() {
@@ -192,8 +235,11 @@ func (ss *session) noteActivity() {
 	}
 }
 
-// pingPacket is the Engine.IO ping.
-var pingPacket = []byte{'0' + byte(eio.PacketPing)}
+// pingPacket and pongPacket are the Engine.IO ping and pong.
+var (
+	pingPacket = []byte{'0' + byte(eio.PacketPing)}
+	pongPacket = []byte{'0' + byte(eio.PacketPong)}
+)
 
 // onTimer runs when the session's deadline passes.
 func (ss *session) onTimer() {
@@ -211,7 +257,7 @@ func (ss *session) onTimer() {
 		return
 	}
 	ss.onUpgradeTimer(now)
-	if ss.waitingPong {
+	if ss.waitingPong || ss.eio3 { // protocol 3: the client's ping is overdue
 		if now >= ss.heartbeatAt {
 			ss.close(ClosePingTimeout)
 			return

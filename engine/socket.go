@@ -1,9 +1,11 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"time"
 
@@ -14,9 +16,12 @@ import (
 // socket's event loop and must not block.
 type Handler interface {
 	// Connect decides whether s may join its namespace; auth is the CONNECT
-	// packet's JSON (nil when the client sent none). A non-nil error refuses
-	// the socket with CONNECT_ERROR: its message is sent, and the Data of a
-	// *ConnectError too.
+	// packet's JSON (nil when the client sent none). A protocol 3 client
+	// (Config.AllowEIO3) has no auth payload: nil for "/", which the engine
+	// connects by itself after the handshake, and for other namespaces the
+	// query of its CONNECT as a JSON object of strings. A non-nil error
+	// refuses the socket with CONNECT_ERROR: its message is sent, and the
+	// Data of a *ConnectError too (for protocol 3, the Data alone when set).
 	Connect(s *Socket, auth []byte) error
 	// Connected runs after the CONNECT reply has been sent.
 	Connected(s *Socket)
@@ -274,6 +279,11 @@ func (ss *session) onSocketIO(data []byte) {
 	}
 	switch p.Type {
 	case eio.SIOConnect:
+		if ss.eio3 { // socket.io v2: "/nsp?k=v", and the query is the auth
+			ns, auth := splitNamespaceQuery(p.Namespace)
+			ss.connect(ns, auth)
+			return
+		}
 		ss.connect(p.Namespace, p.Data)
 	case eio.SIODisconnect:
 		if sock := ss.socketFor(p.Namespace); sock != nil {
@@ -327,6 +337,38 @@ func (ss *session) socketFor(ns []byte) *Socket {
 	return nil
 }
 
+// rootNamespace is the default namespace, "/".
+var rootNamespace = []byte("/")
+
+// connectDefault connects a protocol 3 session to "/" right after its
+// handshake, as socket.io does for v2 clients, which send no CONNECT for the
+// main namespace. There is no auth payload: the Handler's Connect gets nil,
+// and v2 clients pass credentials in the query string.
+func (ss *session) connectDefault() {
+	if ss.eio3 && !ss.raw && !ss.closed {
+		ss.connect(rootNamespace, nil)
+	}
+}
+
+// splitNamespaceQuery splits a socket.io v2 CONNECT namespace,
+// "/admin?token=x", into the namespace and its query as a JSON object
+// ({"token":"x"}; the last value of a repeated key, as socket.io's
+// Object.fromEntries does), which socket.io takes as the auth payload.
+// Without a query, auth is nil.
+func splitNamespaceQuery(nsp []byte) (ns, auth []byte) {
+	i := bytes.IndexByte(nsp, '?')
+	if i < 0 {
+		return nsp, nil
+	}
+	values, _ := url.ParseQuery(string(nsp[i+1:]))
+	obj := make(map[string]string, len(values))
+	for k, v := range values {
+		obj[k] = v[len(v)-1]
+	}
+	auth, _ = json.Marshal(obj) // strings only: cannot fail
+	return nsp[:i], auth
+}
+
 // connect handles CONNECT to namespace ns with the auth payload.
 func (ss *session) connect(ns, auth []byte) {
 	srv := ss.sh.srv
@@ -343,10 +385,10 @@ func (ss *session) connect(ns, auth []byte) {
 	if ss.socketFor(ns) != nil {
 		return // already connected: socket.io ignores a repeated CONNECT
 	}
-	sock := &Socket{id: newID(), nsp: nsp, sess: ss, slot: -1}
+	sock := &Socket{id: ss.socketID(ns), nsp: nsp, sess: ss, slot: -1}
 	if err := srv.handler.Connect(sock, auth); err != nil {
 		ss.sh.counters.AuthFailures.Add(1)
-		reply.Data = connectErrorJSON(err)
+		reply.Data = connectErrorJSON(err, ss.eio3)
 		ss.sendSIO(reply, nil)
 		return
 	}
@@ -357,14 +399,32 @@ func (ss *session) connect(ns, auth []byte) {
 	ss.sh.allocSlot(sock, ss.directWS())
 	srv.counters.sockets.Add(1)
 	reply.Type = eio.SIOConnect
-	reply.Data = append(append([]byte(`{"sid":"`), sock.id...), `"}`...)
+	if !ss.eio3 { // socket.io v2 clients get a bare "40"
+		reply.Data = append(append([]byte(`{"sid":"`), sock.id...), `"}`...)
+	}
 	ss.sendSIO(reply, nil)
 	ss.reschedule()
 	srv.handler.Connected(sock)
 }
 
-// connectErrorJSON encodes the CONNECT_ERROR payload {"message","data"}.
-func connectErrorJSON(err error) []byte {
+// socketID returns the id of a new socket in namespace ns: random, or for
+// protocol 3, as socket.io names v2 clients' sockets, the session id
+// prefixed with the namespace and '#' outside "/".
+func (ss *session) socketID(ns []byte) string {
+	switch {
+	case !ss.eio3:
+		return newID()
+	case string(ns) == "/":
+		return ss.sid
+	default:
+		return string(ns) + "#" + ss.sid
+	}
+}
+
+// connectErrorJSON encodes the CONNECT_ERROR payload {"message","data"};
+// for protocol 3, as socket.io does for v2 clients, the Data of a
+// *ConnectError alone, or else the message as a JSON string.
+func connectErrorJSON(err error, eio3 bool) []byte {
 	body := struct {
 		Message string `json:"message"`
 		Data    any    `json:"data,omitempty"`
@@ -372,6 +432,16 @@ func connectErrorJSON(err error) []byte {
 	var ce *ConnectError
 	if errors.As(err, &ce) {
 		body.Data = ce.Data
+	}
+	if eio3 {
+		var v any = body.Message
+		if body.Data != nil {
+			v = body.Data
+		}
+		if b, mErr := json.Marshal(v); mErr == nil {
+			return b
+		}
+		return []byte(`"Authentication failed"`)
 	}
 	b, mErr := json.Marshal(body)
 	if mErr != nil {

@@ -1,5 +1,7 @@
 package engine
 
+import "math"
+
 // timerWheel is a hashed timing wheel of sessions, one per loop. A session
 // has one deadline and is linked into the bucket of that deadline's tick
 // (an intrusive doubly linked list through the session), so scheduling,
@@ -28,6 +30,9 @@ type timerLinks struct {
 // wheelSize buckets cover wheelSize ticks (about 100 s at 25 ms); later
 // deadlines just go round again.
 const wheelSize = 4096
+
+// session.timerSlot is an int16: the wheel must fit.
+const _ = uint(math.MaxInt16 - wheelSize)
 
 func (w *timerWheel) init(nowMS, tickMS int64) {
 	w.buckets = make([]timerBucket, wheelSize)
@@ -69,7 +74,7 @@ func (w *timerWheel) remove(s *session) {
 // push appends s to bucket i.
 func (w *timerWheel) push(s *session, i int32) {
 	b := &w.buckets[i]
-	s.timerSlot, s.timer.prev, s.timer.next = i+1, b.tail, nil
+	s.timerSlot, s.timer.prev, s.timer.next = int16(i+1), b.tail, nil
 	if b.tail != nil {
 		b.tail.timer.next = s
 	} else {

@@ -204,7 +204,7 @@ func (sh *shard) releaseHandoff(h *handoff) {
 	p.upgraded, p.handingOff, p.probe = true, false, nil
 	if p.get != nil {
 		// A GET still parked ends with a noop; the data goes to the WebSocket.
-		p.out = append(p.out, noopPacket...)
+		p.out = h.ss.appendPollRecord(p.out, noopPacket)
 		h.ss.kickLocked()
 	}
 	p.mu.Unlock()
@@ -257,9 +257,9 @@ func (sh *shard) finishHandoff(h *handoff) {
 		return
 	}
 	cn.sess = ss
-	for rec, rest, ok := eio.NextRecord(h.pending); ok; rec, rest, ok = eio.NextRecord(rest) {
+	for rec, rest, ok := ss.nextPollRecord(h.pending); ok; rec, rest, ok = ss.nextPollRecord(rest) {
 		if eio.IsBase64Message(rec) {
-			if bin, err := eio.DecodeBase64Message(nil, rec); err == nil {
+			if bin, err := ss.decodeBase64(rec); err == nil {
 				ss.sendBinary(bin)
 			}
 			continue
@@ -332,7 +332,7 @@ func (ss *session) onUpgradeTimer(now int64) {
 	if p.probed && now >= p.noopAt {
 		p.noopAt = now + upgradeNoopPeriod
 		if p.get != nil && len(p.out) == 0 {
-			p.out = append(p.out, noopPacket...)
+			p.out = ss.appendPollRecord(p.out, noopPacket)
 			ss.kickLocked()
 		}
 	}

@@ -30,6 +30,7 @@ type config struct {
 	PingInterval   time.Duration
 	PingTimeout    time.Duration
 	ConnectTimeout time.Duration
+	AllowEIO3      bool
 	MaxPayload     int
 	MaxOutbound    int
 	SendBuffer     int
@@ -118,6 +119,7 @@ var settings = []setting{
 	{"PING_INTERVAL", "ping-interval", "25s", "server ping period (duration or ms)", duration(func(c *config) *time.Duration { return &c.PingInterval })},
 	{"PING_TIMEOUT", "ping-timeout", "20s", "time allowed for a pong (duration or ms)", duration(func(c *config) *time.Duration { return &c.PingTimeout })},
 	{"CONNECT_TIMEOUT", "connect-timeout", "45s", "time allowed to send CONNECT after the handshake", duration(func(c *config) *time.Duration { return &c.ConnectTimeout })},
+	{"ALLOW_EIO3", "allow-eio3", "false", "also serve socket.io v2 clients (Engine.IO protocol 3), as Node's allowEIO3; they pass the token in the query string", boolean(func(c *config) *bool { return &c.AllowEIO3 })},
 	{"MAX_PAYLOAD", "max-payload", "1000000", "largest client message or polling body, bytes", integer(func(c *config) *int { return &c.MaxPayload })},
 	{"MAX_OUTBOUND", "max-outbound", "1048576", "per-connection outbound cap before a slow consumer is dropped, bytes", integer(func(c *config) *int { return &c.MaxOutbound })},
 	{"MAX_QUEUE_MESSAGES", "max-queue-messages", "4096", "per event loop: notifications waiting to be written; past it the oldest is shed (-1: no cap)", integer(func(c *config) *int { return &c.QueueMessages })},

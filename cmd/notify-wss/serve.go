@@ -94,6 +94,7 @@ func engineConfig(cfg *config, log *slog.Logger) engine.Config {
 		PingInterval:     cfg.PingInterval,
 		PingTimeout:      cfg.PingTimeout,
 		ConnectTimeout:   cfg.ConnectTimeout,
+		AllowEIO3:        cfg.AllowEIO3,
 		MaxPayload:       cfg.MaxPayload,
 		MaxOutbound:      cfg.MaxOutbound,
 		MaxQueueMessages: cfg.QueueMessages,

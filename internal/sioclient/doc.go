@@ -32,6 +32,11 @@
 // Transport "websocket". Assert the "upgrade" event rather than
 // Transport == "polling", or use transports ["polling"] for polling-only.
 //
+// ConnectWith(V2, …) runs socket.io-client 2.5 instead (Engine.IO protocol
+// 3, installed under the npm alias socket.io-client-v2), for servers that
+// allow such clients; it takes the token as {"query": {"token": tok}} and
+// reports the same event kinds (its CONNECT_ERROR as "connect_error").
+//
 // Install the client with `make deps`, which runs
 // `npm ci --prefix internal/sioclient`. Set DEBUG=socket.io-client*,engine.io-client*
 // to get the client's own trace in the test log (node's stderr goes to t.Log).

@@ -3,7 +3,9 @@
 // (see sioclient.go for the protocol and the Go side).
 //
 // stdin:  one JSON command per line, {"op": "connect"|"emit"|"disconnect"|
-//         "close_engine"|"exit", "id": ..., ...}.
+//         "close_engine"|"exit", "id": ..., ...}. A connect with
+//         "client": "v2" uses socket.io-client 2.5 (Engine.IO protocol 3,
+//         npm alias socket.io-client-v2) instead of 4.8.
 // stdout: one JSON event per line, always with "id", "ev" and "t"
 //         (Date.now()). Nothing else is ever written to stdout;
 //         diagnostics go to stderr.
@@ -14,6 +16,17 @@
 
 const readline = require("node:readline");
 const { io } = require("socket.io-client");
+
+// ioV2 is socket.io-client 2.5, loaded when a test first asks for it.
+let ioV2;
+
+function clientFor(version) {
+  if (version === "v2") {
+    if (!ioV2) ioV2 = require("socket.io-client-v2");
+    return ioV2;
+  }
+  return io;
+}
 
 // sockets maps a test-chosen id to its socket.io-client Socket.
 const sockets = new Map();
@@ -89,9 +102,10 @@ function connect(cmd) {
       n++;
     };
   }
-  const socket = io(cmd.url, opts);
+  const socket = clientFor(cmd.client)(cmd.url, opts);
   sockets.set(id, socket);
   const manager = socket.io;
+  const v2 = cmd.client === "v2";
 
   socket.on("connect", () => {
     send({
@@ -109,9 +123,24 @@ function connect(cmd) {
     if (details && details.description) ev.message = errorMessage(details.description);
     send(ev);
   });
-  socket.onAny((name, ...args) => {
-    send({ id, ev: "event", name, args });
-  });
+  if (v2) {
+    // socket.io-client 2 has no onAny: hook the packet handler. Its
+    // CONNECT_ERROR is an "error" event with the server's data.
+    const onevent = socket.onevent;
+    socket.onevent = function (packet) {
+      const [name, ...args] = packet.data || [];
+      send({ id, ev: "event", name, args });
+      return onevent.call(this, packet);
+    };
+    socket.on("error", (data) => {
+      const message = typeof data === "string" ? data : errorMessage(data) || JSON.stringify(data);
+      send({ id, ev: "connect_error", message, data });
+    });
+  } else {
+    socket.onAny((name, ...args) => {
+      send({ id, ev: "event", name, args });
+    });
+  }
   manager.on("reconnect_attempt", (n) => {
     send({ id, ev: "reconnect_attempt", n });
   });

@@ -107,14 +107,16 @@ type stream struct {
 
 // command is one line on the driver's stdin.
 type command struct {
-	Op    string         `json:"op"`
-	ID    string         `json:"id,omitempty"`
-	URL   string         `json:"url,omitempty"`
-	Opts  map[string]any `json:"opts,omitempty"`
-	Event string         `json:"event,omitempty"`
-	Args  []any          `json:"args,omitempty"`
-	Ack   bool           `json:"ack,omitempty"`
-	Seq   int            `json:"seq,omitempty"`
+	Op  string `json:"op"`
+	ID  string `json:"id,omitempty"`
+	URL string `json:"url,omitempty"`
+	// Client is "v2" for socket.io-client 2.5, "" for 4.8.
+	Client string         `json:"client,omitempty"`
+	Opts   map[string]any `json:"opts,omitempty"`
+	Event  string         `json:"event,omitempty"`
+	Args   []any          `json:"args,omitempty"`
+	Ack    bool           `json:"ack,omitempty"`
+	Seq    int            `json:"seq,omitempty"`
 }
 
 // Start launches `node driver.js`, waits for it to be ready and registers a
@@ -172,15 +174,44 @@ func sourceDir(t testing.TB) string {
 // requireModules fails the test unless `npm ci` has installed the packages.
 func requireModules(t testing.TB, dir string) {
 	t.Helper()
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "socket.io-client")); err != nil {
-		t.Fatalf("socket.io-client not installed: run `make deps`")
+	requireModule(t, dir, "socket.io-client")
+}
+
+// requireModule fails the test unless package name is installed.
+func requireModule(t testing.TB, dir, name string) {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", name)); err != nil {
+		t.Fatalf("%s not installed: run `make deps`", name)
 	}
 }
+
+// Client is a socket.io-client version the driver can run.
+type Client string
+
+const (
+	// V4 is socket.io-client 4.8 (Socket.IO v5, Engine.IO v4), the default.
+	V4 Client = ""
+	// V2 is socket.io-client 2.5 (Engine.IO protocol 3), for servers that
+	// allow it (Node's allowEIO3). It has no auth option (pass
+	// {"query": {"token": …}}) and no onAny (the driver hooks its packet
+	// handler); its CONNECT_ERROR arrives as "connect_error" with the
+	// server's data as Data, and Message the data itself when it is a
+	// string.
+	V2 Client = "v2"
+)
 
 // Connect opens socket id with io(url, opts); opts go to socket.io-client
 // unchanged, with forceNew defaulting to true so every id has its own Manager.
 func (d *Driver) Connect(id, url string, opts map[string]any) {
-	d.send(command{Op: "connect", ID: id, URL: url, Opts: opts})
+	d.ConnectWith(V4, id, url, opts)
+}
+
+// ConnectWith is Connect with the given client version.
+func (d *Driver) ConnectWith(client Client, id, url string, opts map[string]any) {
+	if client == V2 {
+		requireModule(d.t, sourceDir(d.t), "socket.io-client-v2")
+	}
+	d.send(command{Op: "connect", ID: id, URL: url, Client: string(client), Opts: opts})
 }
 
 // Emit sends event with args on socket id without an acknowledgement.

@@ -209,3 +209,38 @@ func args(t *testing.T, ev Event) string {
 	}
 	return string(b)
 }
+
+// The v2 client against Node's own allowEIO3, over each transport choice:
+// the driver reports what socket.io-client 2.5 sees in the same events as
+// for 4.8.
+func TestV2Client(t *testing.T) {
+	url := startRefServer(t)
+	d := Start(t)
+	for _, transports := range [][]string{{"polling"}, {"websocket"}, nil} {
+		id := fmt.Sprint(transports)
+		opts := map[string]any{"query": map[string]any{"token": "good"}}
+		if transports != nil {
+			opts["transports"] = transports
+		}
+		d.ConnectWith(V2, id, url, opts)
+		ev := d.Wait(id, "connect", "", waitFor)
+		hello := d.Wait(id, "event", "connected", waitFor)
+		var body struct{ ID string }
+		if len(hello.Args) != 1 || json.Unmarshal(hello.Args[0], &body) != nil || body.ID == "" {
+			t.Fatalf("%s: connect %v, connected = %v", id, ev, hello)
+		}
+		seq := d.EmitAck(id, "echo", "a", 1)
+		if got, want := args(t, d.WaitAck(id, seq, waitFor)), `["a",1]`; got != want {
+			t.Errorf("%s: ack args = %s, want %s", id, got, want)
+		}
+		if transports == nil {
+			d.Wait(id, "upgrade", "", waitFor)
+		}
+	}
+	d.ConnectWith(V2, "bad", url, map[string]any{"transports": []string{"websocket"}, "query": map[string]any{"token": "bad"}})
+	ev := d.Wait("bad", "connect_error", "", waitFor)
+	if string(ev.Data) != `{"code":"bad_token"}` {
+		t.Fatalf("connect_error = %v, want data {code: bad_token}", ev)
+	}
+	d.NoEvent("bad", "connect", "", 300*time.Millisecond)
+}

@@ -5,7 +5,9 @@
 // Prints {"port":N} on stdout once listening; exits when stdin closes.
 //
 // Behaviour:
-//   - auth.token "bad" is rejected by middleware: Error("Authentication failed")
+//   - allowEIO3: socket.io-client 2 connects too;
+//   - auth.token "bad" (or, for v2 clients, which have no auth, the query's
+//     token) is rejected by middleware: Error("Authentication failed")
 //     with data {"code":"bad_token"};
 //   - on connection emits "connected" {id};
 //   - "echo" (...args, ack) acks with the same args;
@@ -19,7 +21,7 @@ const http = require("node:http");
 const { Server } = require("socket.io");
 
 const httpServer = http.createServer();
-const io = new Server(httpServer);
+const io = new Server(httpServer, { allowEIO3: true });
 
 // Wrap engine.io's "upgrade" listeners to honour delayUpgradeMs.
 const upgradeListeners = httpServer.listeners("upgrade");
@@ -32,7 +34,8 @@ httpServer.on("upgrade", (req, socket, head) => {
 });
 
 io.use((socket, next) => {
-  if (socket.handshake.auth && socket.handshake.auth.token === "bad") {
+  const token = (socket.handshake.auth && socket.handshake.auth.token) || socket.handshake.query.token;
+  if (token === "bad") {
     const err = new Error("Authentication failed");
     err.data = { code: "bad_token" };
     next(err);
