@@ -37,11 +37,13 @@ type pollState struct {
 	noopAt     int64  // next check for a GET to end with a noop
 	handingOff bool   // "5" arrived: the session is moving to the WebSocket
 	left       bool   // beginHandoff ran: the owner no longer touches the session (owner only)
-	// moving is the hand-over once begun, for Socket.Later. Written under
-	// the server's room lock (write), read under it or on the loops.
-	moving *handoff
 	held       []byte // broadcast frames the new loop holds until the hand-over ends (new loop only)
 	upgraded   bool   // the session is on WebSocket now
+
+	// moving is the hand-over once begun, for Socket.Later (later.go).
+	// Written under the server's room lock (write), read under it or on
+	// the loops.
+	moving *handoff
 }
 
 // upgradeNoopPeriod is how often, during an upgrade, a parked GET is ended
