@@ -48,12 +48,13 @@ const (
 	GlobalRoom = "global-notifications"
 )
 
-// Subscriptions: what the bridge asks Redis for. Their confirmations are
-// counted to decide when the subscription is live.
+// Subscriptions: what the bridge asks Redis for on every connection. Their
+// confirmations are counted to decide when the subscription is live. In
+// dynamic mode the patterns are left out, and each room's channel
+// (ChannelFor) is subscribed while the room has members (demand.go).
 var (
 	subscribeChannels = []string{globalChannel}
 	subscribePatterns = []string{userChannelPrefix + "*", channelChannelPrefix + "*"}
-	wantConfirmations = len(subscribeChannels) + len(subscribePatterns)
 )
 
 // RoomFor maps a Redis channel to its room. ok=false for channels we do not
@@ -78,4 +79,20 @@ func RoomFor(channel string) (room string, kind Kind, ok bool) {
 		return GlobalRoom, KindGlobal, true
 	}
 	return "", 0, false
+}
+
+// ChannelFor maps a room to its Redis channel, the reverse of RoomFor.
+// ok=false for a room that has no channel: another namespace's
+// ("nsp\x00room"), an unknown name, or an empty id.
+func ChannelFor(room string) (channel string, ok bool) {
+	if id, found := strings.CutPrefix(room, UserRoomPrefix); found && id != "" {
+		return userChannelPrefix + id, true
+	}
+	if id, found := strings.CutPrefix(room, ChannelRoomPrefix); found && id != "" {
+		return channelChannelPrefix + id, true
+	}
+	if room == GlobalRoom {
+		return globalChannel, true
+	}
+	return "", false
 }
