@@ -19,6 +19,9 @@ type Config struct {
 	Engine engine.Config
 	// RedisURL is the Redis the bridge subscribes to. Required.
 	RedisURL string
+	// RedisSubscribe is how the bridge subscribes (bridge.SubscribePattern
+	// or bridge.SubscribeDynamic). Zero value means pattern.
+	RedisSubscribe bridge.SubscribeMode
 	// JWTSecret is the HS256 secret of client tokens. Required.
 	JWTSecret string
 	// DrainDuration is how long a drain takes to close every client after
@@ -67,6 +70,7 @@ func New(cfg Config) (*Service, error) {
 	s := &Service{cfg: cfg, log: cfg.Logger, hurry: make(chan struct{})}
 	br, err := bridge.New(bridge.Config{
 		URL:       cfg.RedisURL,
+		Subscribe: cfg.RedisSubscribe,
 		Logger:    cfg.Logger,
 		OnWritten: func(m *bridge.Message) { s.met.observeWritten(m) },
 	}, func(m *bridge.Message) { s.srv.Broadcast(m.Room, m) })
@@ -86,7 +90,11 @@ func New(cfg Config) (*Service, error) {
 			bm.MarkWritten()
 		}
 	}
-	s.srv = engine.New(ecfg, &app{auth: newVerifier(cfg.JWTSecret), log: cfg.Logger})
+	if br.SubscriptionStats().Mode == bridge.SubscribeDynamic {
+		// The bridge follows the rooms; pattern mode needs no word of them.
+		ecfg.RoomDemand = br.RoomDemand
+	}
+	s.srv = engine.New(ecfg, &app{auth: newVerifier(cfg.JWTSecret), log: cfg.Logger, subs: br})
 	s.met = newMetrics(s.srv, br, cfg.Version)
 	return s, nil
 }

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/notify-wss/notify-wss/bridge"
 )
 
 // config is everything the server reads from its environment.
@@ -39,6 +41,7 @@ type config struct {
 	QueueMessages  int
 	QueueBytes     int
 	QueueAge       time.Duration
+	RedisSubscribe string // "pattern" or "dynamic"
 }
 
 // setting is one configuration knob: its environment variable, its flag,
@@ -94,6 +97,7 @@ func boolean(p func(*config) *bool) func(*config, string) error {
 var settings = []setting{
 	{"NODE_ENV", "env", "development", "production requires REDIS_URL and JWT_SECRET; otherwise dev mode", str(func(c *config) *string { return &c.Env })},
 	{"REDIS_URL", "redis-url", "", "Redis to subscribe to (redis://[:password@]host:port[/db]); empty in dev mode starts an embedded broker", str(func(c *config) *string { return &c.RedisURL })},
+	{"REDIS_SUBSCRIBE", "redis-subscribe", "pattern", "pattern: PSUBSCRIBE every user and channel (each server gets every notification); dynamic: SUBSCRIBE each room's channel while it has members here, UNSUBSCRIBE 5s after the last one left", str(func(c *config) *string { return &c.RedisSubscribe })},
 	{"JWT_SECRET", "jwt-secret", "", "HS256 secret for client tokens; empty in dev mode generates one", str(func(c *config) *string { return &c.JWTSecret })},
 	{"HOST", "host", "0.0.0.0", "listen address", str(func(c *config) *string { return &c.Host })},
 	{"PORT", "port", "8080", "listen port", integer(func(c *config) *int { return &c.Port })},
@@ -168,6 +172,9 @@ func (c *config) validate() error {
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return err
+	}
+	if _, err := bridge.ParseSubscribeMode(c.RedisSubscribe); err != nil {
+		return fmt.Errorf("config REDIS_SUBSCRIBE: %q is not pattern or dynamic", c.RedisSubscribe)
 	}
 	return nil
 }

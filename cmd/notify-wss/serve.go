@@ -52,12 +52,13 @@ func serveCommand(args []string, stdout, stderr io.Writer) error {
 	defer dev.stop()
 
 	svc, err := notify.New(notify.Config{
-		Engine:        engineConfig(cfg, log),
-		RedisURL:      cfg.RedisURL,
-		JWTSecret:     cfg.JWTSecret,
-		DrainDuration: cfg.DrainDuration,
-		Version:       buildVersion(),
-		Logger:        log,
+		Engine:         engineConfig(cfg, log),
+		RedisURL:       cfg.RedisURL,
+		RedisSubscribe: bridge.SubscribeMode(cfg.RedisSubscribe),
+		JWTSecret:      cfg.JWTSecret,
+		DrainDuration:  cfg.DrainDuration,
+		Version:        buildVersion(),
+		Logger:         log,
 	})
 	if err != nil {
 		return err
