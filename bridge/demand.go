@@ -49,17 +49,25 @@ const (
 	batchWindow = 10 * time.Millisecond
 )
 
-// roomSub is one room's subscription state. Under demand.mu.
+// roomSub is one room's subscription state, under demand.mu: 64 bytes (a
+// size class) per room with members here. The channel's name is built
+// when a command is sent (go-redis keeps it while subscribed).
 type roomSub struct {
-	room, channel string
-	wanted        bool   // the room has members here
-	sent          bool   // the last command sent for the channel is SUBSCRIBE
-	subscribed    bool   // the last confirmation was a subscribe
-	inflight      int    // commands sent and not confirmed yet
-	resync        bool   // resubscribed by this connection, not confirmed yet
-	queued        bool   // in demand.queue
-	graceGen      uint32 // bumped each time the room becomes unwanted
-	waiters       []func()
+	room       string // the engine's string
+	waiters    []func()
+	inflight   int32  // commands sent and not confirmed yet
+	graceGen   uint32 // bumped each time the room becomes unwanted
+	wanted     bool   // the room has members here
+	sent       bool   // the last command sent for the channel is SUBSCRIBE
+	subscribed bool   // the last confirmation was a subscribe
+	resync     bool   // resubscribed by this connection, not confirmed yet
+	queued     bool   // in demand.queue
+}
+
+// channel returns the room's Redis channel.
+func (e *roomSub) channel() string {
+	ch, _ := ChannelFor(e.room)
+	return ch
 }
 
 // live reports whether the channel's messages reach the bridge.
@@ -121,8 +129,7 @@ func (d *demand) signal() {
 // want records that room gained (wanted) or lost (!wanted) its members
 // here. Called under the engine's room lock: it must not call waiters.
 func (d *demand) want(room string, wanted bool) {
-	channel, ok := ChannelFor(room)
-	if !ok || channel == globalChannel {
+	if channel, ok := ChannelFor(room); !ok || channel == globalChannel {
 		return
 	}
 	wake := false
@@ -131,7 +138,7 @@ func (d *demand) want(room string, wanted bool) {
 	switch {
 	case wanted:
 		if e == nil {
-			e = &roomSub{room: room, channel: channel}
+			e = &roomSub{room: room}
 			d.rooms[room] = e
 		}
 		e.wanted = true
@@ -289,7 +296,7 @@ func (d *demand) collect(session uint64, now time.Time) (subs, unsubs []string, 
 		default:
 			e.sent = true
 			e.inflight++
-			subs = append(subs, e.channel)
+			subs = append(subs, e.channel())
 		}
 	}
 	for len(d.graceQ) > 0 && len(unsubs) < maxBatch && !d.graceQ[0].at.After(now) {
@@ -303,7 +310,7 @@ func (d *demand) collect(session uint64, now time.Time) (subs, unsubs []string, 
 		case e.sent:
 			e.sent = false
 			e.inflight++
-			unsubs = append(unsubs, e.channel)
+			unsubs = append(unsubs, e.channel())
 		case e.inflight == 0:
 			fire = append(fire, d.forget(e)...)
 			// else an UNSUBSCRIBE is in flight: confirm forgets it.

@@ -90,11 +90,14 @@ func New(cfg Config) (*Service, error) {
 			bm.MarkWritten()
 		}
 	}
+	a := &app{auth: newVerifier(cfg.JWTSecret), log: cfg.Logger}
 	if br.SubscriptionStats().Mode == bridge.SubscribeDynamic {
-		// The bridge follows the rooms; pattern mode needs no word of them.
+		// The bridge follows the rooms, and the app waits for their
+		// subscriptions; pattern mode needs neither.
 		ecfg.RoomDemand = br.RoomDemand
+		a.subs = br
 	}
-	s.srv = engine.New(ecfg, &app{auth: newVerifier(cfg.JWTSecret), log: cfg.Logger, subs: br})
+	s.srv = engine.New(ecfg, a)
 	s.met = newMetrics(s.srv, br, cfg.Version)
 	return s, nil
 }
