@@ -91,11 +91,16 @@ type demand struct {
 
 	mu      sync.Mutex
 	rooms   map[string]*roomSub
-	queue   []*roomSub   // may need a SUBSCRIBE, oldest first
-	graceQ  []graceEntry // unwanted rooms, in the order of at (one grace for all)
-	session uint64       // the current connection's number; 0 between connections
-	last    uint64       // the last number given
-	resync  int          // resync rooms not confirmed yet
+	queue   fifo[*roomSub]   // may need a SUBSCRIBE
+	graceQ  fifo[graceEntry] // unwanted rooms, in the order of at (one grace for all)
+	session uint64           // the current connection's number; 0 between connections
+	last    uint64           // the last number given
+	resync  int              // resync rooms not confirmed yet
+	scratch []byte           // confirm's room name, to look it up without allocating
+
+	// The flusher's batches (run's goroutine only).
+	subBatch, unsubBatch []*roomSub
+	names                []string
 }
 
 // newDemand returns the manager for cfg's mode: nil in pattern mode.
@@ -129,8 +134,8 @@ func (d *demand) signal() {
 // want records that room gained (wanted) or lost (!wanted) its members
 // here. Called under the engine's room lock: it must not call waiters.
 func (d *demand) want(room string, wanted bool) {
-	if channel, ok := ChannelFor(room); !ok || channel == globalChannel {
-		return
+	if !ownChannel(room) {
+		return // notifications:all's room is always subscribed
 	}
 	wake := false
 	d.mu.Lock()
@@ -144,14 +149,14 @@ func (d *demand) want(room string, wanted bool) {
 		e.wanted = true
 		if !e.sent && !e.queued {
 			e.queued = true
-			d.queue = append(d.queue, e)
+			d.queue.push(e)
 			wake = true
 		}
 	case e != nil:
 		e.wanted = false
 		e.graceGen++
-		d.graceQ = append(d.graceQ, graceEntry{e: e, gen: e.graceGen, at: time.Now().Add(d.grace)})
-		wake = len(d.graceQ) == 1 // the flusher arms its timer
+		d.graceQ.push(graceEntry{e: e, gen: e.graceGen, at: time.Now().Add(d.grace)})
+		wake = d.graceQ.len() == 1 // the flusher arms its timer
 	}
 	d.mu.Unlock()
 	if wake {
@@ -210,9 +215,8 @@ func (d *demand) end() {
 // rooms, and with resync queues the wanted ones. It returns the waiters
 // to call. Under mu.
 func (d *demand) resetLocked(resync bool) (fire []func()) {
-	clear(d.queue)
-	d.queue = d.queue[:0]
-	d.graceQ = nil
+	d.queue.clear()
+	d.graceQ.clear()
 	d.resync = 0
 	for _, e := range d.rooms {
 		e.sent, e.subscribed, e.inflight, e.queued, e.resync = false, false, 0, false, false
@@ -223,7 +227,7 @@ func (d *demand) resetLocked(resync bool) (fire []func()) {
 		if resync {
 			e.resync, e.queued = true, true
 			d.resync++
-			d.queue = append(d.queue, e)
+			d.queue.push(e)
 		}
 	}
 	return fire
@@ -240,15 +244,16 @@ func (d *demand) settled() bool {
 // connection, and reports whether it was a room's (else it is the
 // session's own: notifications:all). Called on the session goroutine.
 func (d *demand) confirm(kind, channel string) (mine bool) {
-	if kind != d.cmds.subscribed && kind != d.cmds.unsubscribed || channel == globalChannel {
-		return false
-	}
-	room, _, ok := RoomFor(channel)
-	if !ok {
+	if kind != d.cmds.subscribed && kind != d.cmds.unsubscribed {
 		return false
 	}
 	d.mu.Lock()
-	e := d.rooms[room]
+	var ok bool
+	if d.scratch, ok = appendRoom(d.scratch[:0], channel); !ok {
+		d.mu.Unlock()
+		return false // notifications:all's: the session's own
+	}
+	e := d.rooms[string(d.scratch)]
 	if e == nil || e.inflight == 0 {
 		d.mu.Unlock()
 		d.log.Warn("unexpected confirmation", slog.String("kind", kind), slog.String("channel", channel))
@@ -275,18 +280,17 @@ func (d *demand) confirm(kind, channel string) (mine bool) {
 
 // collect takes the commands due now for the connection numbered session:
 // SUBSCRIBEs for wanted rooms not yet subscribed, UNSUBSCRIBEs for rooms
-// whose grace is over, at most maxBatch of each, and marks them sent. It
-// also returns waiters to call, and whether more is due.
-func (d *demand) collect(session uint64, now time.Time) (subs, unsubs []string, fire []func(), more bool) {
+// whose grace is over, at most maxBatch of each, marks them sent, and
+// appends their rooms to subs and unsubs. It also returns waiters to call,
+// and whether more is due.
+func (d *demand) collect(session uint64, now time.Time, subs, unsubs []*roomSub) (_, _ []*roomSub, fire []func(), more bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.session != session {
-		return nil, nil, nil, false // the connection is over
+		return subs, unsubs, nil, false // the connection is over
 	}
-	for len(d.queue) > 0 && len(subs) < maxBatch {
-		e := d.queue[0]
-		d.queue[0] = nil
-		d.queue = d.queue[1:]
+	for d.queue.len() > 0 && len(subs) < maxBatch {
+		e := d.queue.pop()
 		e.queued = false
 		switch {
 		case e.sent:
@@ -296,13 +300,11 @@ func (d *demand) collect(session uint64, now time.Time) (subs, unsubs []string, 
 		default:
 			e.sent = true
 			e.inflight++
-			subs = append(subs, e.channel())
+			subs = append(subs, e)
 		}
 	}
-	for len(d.graceQ) > 0 && len(unsubs) < maxBatch && !d.graceQ[0].at.After(now) {
-		g := d.graceQ[0]
-		d.graceQ[0] = graceEntry{}
-		d.graceQ = d.graceQ[1:]
+	for d.graceQ.len() > 0 && len(unsubs) < maxBatch && !d.graceQ.peek().at.After(now) {
+		g := d.graceQ.pop()
 		e := g.e
 		switch {
 		case e.graceGen != g.gen || e.wanted:
@@ -310,13 +312,13 @@ func (d *demand) collect(session uint64, now time.Time) (subs, unsubs []string, 
 		case e.sent:
 			e.sent = false
 			e.inflight++
-			unsubs = append(unsubs, e.channel())
+			unsubs = append(unsubs, e)
 		case e.inflight == 0:
 			fire = append(fire, d.forget(e)...)
 			// else an UNSUBSCRIBE is in flight: confirm forgets it.
 		}
 	}
-	more = len(d.queue) > 0 || len(d.graceQ) > 0 && !d.graceQ[0].at.After(now)
+	more = d.queue.len() > 0 || d.graceQ.len() > 0 && !d.graceQ.peek().at.After(now)
 	return subs, unsubs, fire, more
 }
 
@@ -324,17 +326,17 @@ func (d *demand) collect(session uint64, now time.Time) (subs, unsubs []string, 
 func (d *demand) nextGrace() time.Time {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if len(d.graceQ) == 0 {
+	if d.graceQ.len() == 0 {
 		return time.Time{}
 	}
-	return d.graceQ[0].at
+	return d.graceQ.peek().at
 }
 
 // full reports whether a whole batch is waiting.
 func (d *demand) full() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return len(d.queue) >= maxBatch
+	return d.queue.len() >= maxBatch
 }
 
 // run is the flusher of the connection numbered session: it sends the
@@ -365,11 +367,10 @@ func (d *demand) run(ctx context.Context, ps *redis.PubSub, session uint64, stop
 			}
 		}
 		for more := true; more; {
-			var subs, unsubs []string
 			var fire []func()
-			subs, unsubs, fire, more = d.collect(session, time.Now())
+			d.subBatch, d.unsubBatch, fire, more = d.collect(session, time.Now(), d.subBatch[:0], d.unsubBatch[:0])
 			call(fire)
-			if err := d.send(ctx, ps, subs, unsubs); err != nil {
+			if err := d.send(ctx, ps, d.subBatch, d.unsubBatch); err != nil {
 				d.log.Warn("redis subscription command failed; reconnecting", slog.Any("err", err))
 				fail()
 				return
@@ -383,22 +384,35 @@ func (d *demand) run(ctx context.Context, ps *redis.PubSub, session uint64, stop
 	}
 }
 
-// send writes one SUBSCRIBE and one UNSUBSCRIBE, for those that are not
-// empty.
-func (d *demand) send(ctx context.Context, ps *redis.PubSub, subs, unsubs []string) error {
+// send writes one SUBSCRIBE for the channels of subs and one UNSUBSCRIBE
+// for those of unsubs, each unless empty. (Run's goroutine.)
+func (d *demand) send(ctx context.Context, ps *redis.PubSub, subs, unsubs []*roomSub) error {
 	if len(subs) > 0 {
-		if err := d.cmds.subscribe(ps, ctx, subs...); err != nil {
+		if err := d.cmds.subscribe(ps, ctx, d.channels(subs)...); err != nil {
 			return err
 		}
 		d.subs.commands.Add(1)
 	}
 	if len(unsubs) > 0 {
-		if err := d.cmds.unsubscribe(ps, ctx, unsubs...); err != nil {
+		if err := d.cmds.unsubscribe(ps, ctx, d.channels(unsubs)...); err != nil {
 			return err
 		}
 		d.subs.unsubscribes.Add(1)
 	}
+	clear(subs) // the batches keep no room or name alive
+	clear(unsubs)
+	clear(d.names)
 	return nil
+}
+
+// channels returns the channels of rooms, in d.names. (Run's goroutine;
+// a room's name never changes, so no lock is needed.)
+func (d *demand) channels(rooms []*roomSub) []string {
+	d.names = d.names[:0]
+	for _, e := range rooms {
+		d.names = append(d.names, e.channel())
+	}
+	return d.names
 }
 
 // call calls each of fns.

@@ -96,3 +96,24 @@ func ChannelFor(room string) (channel string, ok bool) {
 	}
 	return "", false
 }
+
+// ownChannel reports whether room has a channel of its own (a user's or a
+// channel's room: what dynamic mode subscribes room by room), without
+// building its name.
+func ownChannel(room string) bool {
+	return len(room) > len(UserRoomPrefix) && strings.HasPrefix(room, UserRoomPrefix) ||
+		len(room) > len(ChannelRoomPrefix) && strings.HasPrefix(room, ChannelRoomPrefix)
+}
+
+// appendRoom appends the room of a user's or channel's channel to dst, as
+// RoomFor names it; ok=false for any other channel. It lets a map keyed by
+// room be looked up without allocating (m[string(b)]).
+func appendRoom(dst []byte, channel string) (_ []byte, ok bool) {
+	if id, found := strings.CutPrefix(channel, userChannelPrefix); found && id != "" {
+		return append(append(dst, UserRoomPrefix...), id...), true
+	}
+	if id, found := strings.CutPrefix(channel, channelChannelPrefix); found && id != "" {
+		return append(append(dst, ChannelRoomPrefix...), id...), true
+	}
+	return dst, false
+}
