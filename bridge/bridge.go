@@ -81,6 +81,11 @@ type Bridge struct {
 	// Invalid-message log limiter, touched only by Run's goroutine.
 	lastInvalidLog time.Time
 	suppressed     uint64
+
+	// Subscriptions (subscribe.go): the dynamic mode's manager, nil in
+	// pattern mode, and the counters.
+	demand *demand
+	subs   subscriptionCounters
 }
 
 // New checks cfg and returns a Bridge; it does not connect (Run does).
@@ -101,13 +106,17 @@ func New(cfg Config, deliver Deliver) (*Bridge, error) {
 		log:     cfg.Logger.With(slog.String("component", "bridge"), slog.String("mode", string(t.mode))),
 		ready:   make(chan struct{}),
 	}
+	if b.demand, err = newDemand(cfg, b.log, &b.subs); err != nil {
+		return nil, err
+	}
 	return b, nil
 }
 
 // Connected reports whether the subscription is live right now: true once
-// Redis confirmed every SUBSCRIBE/PSUBSCRIBE on the current connection,
-// false as soon as the bridge sees that connection fail (read error, or
-// silence past the health check) and until the next one is confirmed.
+// Redis confirmed every SUBSCRIBE/PSUBSCRIBE on the current connection
+// (in dynamic mode, those of every room wanted when it began too), false
+// as soon as the bridge sees that connection fail (read error, or silence
+// past the health check) and until the next one is confirmed.
 // Safe from any goroutine.
 func (b *Bridge) Connected() bool { return b.connected.Load() }
 
@@ -221,12 +230,19 @@ func (b *Bridge) session(runCtx context.Context, client redis.UniversalClient, r
 			return false, fmt.Errorf("bridge: ping: %w", err)
 		}
 	}
-	if err := ps.Subscribe(ctx, subscribeChannels...); err != nil {
+	channels, patterns := b.fixedSubscriptions()
+	if err := ps.Subscribe(ctx, channels...); err != nil {
 		return false, fmt.Errorf("bridge: subscribe: %w", err)
 	}
-	if err := ps.PSubscribe(ctx, subscribePatterns...); err != nil {
-		return false, fmt.Errorf("bridge: psubscribe: %w", err)
+	if len(patterns) > 0 {
+		if err := ps.PSubscribe(ctx, patterns...); err != nil {
+			return false, fmt.Errorf("bridge: psubscribe: %w", err)
+		}
 	}
+	// Dynamic mode: every wanted room is subscribed again, then the rooms
+	// are followed (subscribe.go, demand.go).
+	endSubscriptions := b.startSubscriptions(ctx, ps, stop, conns.closeAll, &wg)
+	defer endSubscriptions()
 
 	confirmed := 0
 	for {
@@ -240,11 +256,14 @@ func (b *Bridge) session(runCtx context.Context, client redis.UniversalClient, r
 		case *redis.Message:
 			b.handle(v, now)
 		case *redis.Subscription:
-			if v.Kind != "subscribe" && v.Kind != "psubscribe" {
+			switch {
+			case b.confirmed(v): // a room's channel (dynamic mode)
+			case v.Kind != "subscribe" && v.Kind != "psubscribe":
 				return wasUp, fmt.Errorf("bridge: receive: unexpected %s of %q", v.Kind, v.Channel)
+			default:
+				confirmed++
 			}
-			confirmed++
-			if confirmed == wantConfirmations {
+			if !wasUp && confirmed >= len(channels)+len(patterns) && b.resubscribed() {
 				wasUp = true
 				node := conns.remote()
 				on.Store(&node)

@@ -52,6 +52,15 @@ type Config struct {
 	// released, that is when the last event loop is done with it. For
 	// delivery-latency metrics; it runs on an event loop and must be quick.
 	OnWritten func(m *Message)
+	// Subscribe says how the bridge subscribes: SubscribePattern or
+	// SubscribeDynamic (see subscribe.go). Zero value means
+	// SubscribePattern.
+	Subscribe SubscribeMode
+	// UnsubscribeGrace is, in dynamic mode, how long a room's channel stays
+	// subscribed after its last member here left, so that flapping clients
+	// do not make the bridge unsubscribe and subscribe again. Zero value
+	// means DefaultUnsubscribeGrace.
+	UnsubscribeGrace time.Duration
 }
 
 // withDefaults returns cfg with zero values replaced by the defaults.

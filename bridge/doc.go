@@ -14,6 +14,18 @@
 // valid JSON are logged with a 64-byte preview and dropped (Stats.Invalid)
 // without disturbing the messages after them.
 //
+// That is the default, SubscribePattern. With SubscribeDynamic
+// (Config.Subscribe) the bridge SUBSCRIBEs notifications:all and, instead of
+// the patterns, each user's or channel's channel (ChannelFor) while its room
+// has a member on this server: the engine reports a room's first member and
+// its last one leaving (RoomDemand), and the channel is unsubscribed
+// UnsubscribeGrace after that. Commands carry up to 500 channels and go out
+// at most every 10 ms (demand.go). WhenSubscribed tells the application when
+// a room's subscription is confirmed, so that it greets a client (and acks a
+// join) only once every later notification will reach it. After a
+// reconnect every wanted room is subscribed again, and Connected stays false
+// until Redis confirmed them all.
+//
 // # One frame per message
 //
 // Each valid message becomes one Message: a pooled buffer holding exactly one

@@ -48,12 +48,13 @@ const (
 	GlobalRoom = "global-notifications"
 )
 
-// Subscriptions: what the bridge asks Redis for. Their confirmations are
-// counted to decide when the subscription is live.
+// Subscriptions: what the bridge asks Redis for on every connection. Their
+// confirmations are counted to decide when the subscription is live. In
+// dynamic mode the patterns are left out, and each room's channel
+// (ChannelFor) is subscribed while the room has members (demand.go).
 var (
 	subscribeChannels = []string{globalChannel}
 	subscribePatterns = []string{userChannelPrefix + "*", channelChannelPrefix + "*"}
-	wantConfirmations = len(subscribeChannels) + len(subscribePatterns)
 )
 
 // RoomFor maps a Redis channel to its room. ok=false for channels we do not
@@ -78,4 +79,41 @@ func RoomFor(channel string) (room string, kind Kind, ok bool) {
 		return GlobalRoom, KindGlobal, true
 	}
 	return "", 0, false
+}
+
+// ChannelFor maps a room to its Redis channel, the reverse of RoomFor.
+// ok=false for a room that has no channel: another namespace's
+// ("nsp\x00room"), an unknown name, or an empty id.
+func ChannelFor(room string) (channel string, ok bool) {
+	if id, found := strings.CutPrefix(room, UserRoomPrefix); found && id != "" {
+		return userChannelPrefix + id, true
+	}
+	if id, found := strings.CutPrefix(room, ChannelRoomPrefix); found && id != "" {
+		return channelChannelPrefix + id, true
+	}
+	if room == GlobalRoom {
+		return globalChannel, true
+	}
+	return "", false
+}
+
+// ownChannel reports whether room has a channel of its own (a user's or a
+// channel's room: what dynamic mode subscribes room by room), without
+// building its name.
+func ownChannel(room string) bool {
+	return len(room) > len(UserRoomPrefix) && strings.HasPrefix(room, UserRoomPrefix) ||
+		len(room) > len(ChannelRoomPrefix) && strings.HasPrefix(room, ChannelRoomPrefix)
+}
+
+// appendRoom appends the room of a user's or channel's channel to dst, as
+// RoomFor names it; ok=false for any other channel. It lets a map keyed by
+// room be looked up without allocating (m[string(b)]).
+func appendRoom(dst []byte, channel string) (_ []byte, ok bool) {
+	if id, found := strings.CutPrefix(channel, userChannelPrefix); found && id != "" {
+		return append(append(dst, UserRoomPrefix...), id...), true
+	}
+	if id, found := strings.CutPrefix(channel, channelChannelPrefix); found && id != "" {
+		return append(append(dst, ChannelRoomPrefix...), id...), true
+	}
+	return dst, false
 }

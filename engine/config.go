@@ -114,6 +114,15 @@ type Config struct {
 	// had none. It is on the delivery path: quick, non-blocking, and it
 	// must not keep m.
 	OnWritten func(m Message)
+	// RoomDemand, when set, is told when a room gains its first member on
+	// this server (wanted) and when it loses its last one (!wanted), so
+	// that the application can listen to a room's source only while
+	// someone here does. Calls for one room come in the order of the
+	// changes. It runs on an event loop while the server's room lock is
+	// held: it must only record the change and return, and must not call
+	// the Server. Rooms of a namespace other than "/" are named
+	// "namespace\x00room". Zero value means nobody is told.
+	RoomDemand func(room string, wanted bool)
 }
 
 const (

@@ -24,6 +24,9 @@
 //     polling sid table (sessMu), a shard's broadcast queue (qmu) and
 //     atomic counters. Broadcast never blocks on a loop: it queues the
 //     message and wakes the loop (one Execute per batch, not per message).
+//     Socket.Later is the one Socket method for other goroutines: it
+//     queues a task the same way, for the loop that owns the socket's
+//     session (later.go).
 //   - gnet's ticker goroutine (OnTick). It only schedules each loop's timer
 //     task; timers fire on the loop.
 //
@@ -36,8 +39,11 @@
 // against broadcasts by markers in both loops' queues.
 //
 // Lock order, where more than one is held: roomMu before a shard's qmu
-// (Broadcast queues under roomMu's read lock; the hand-over takes its write
-// lock); pollState.mu is never held while taking another. sessMu is a leaf.
+// (Broadcast and Socket.Later queue under roomMu's read lock; the
+// hand-over takes its write lock); pollState.mu is never held while taking
+// another. sessMu is a leaf. Config.RoomDemand runs under roomMu's write
+// lock (from markRoom), so whatever lock it takes comes after roomMu, and
+// its owner must not hold that lock while calling into the Server.
 //
 // gnet rules this package relies on (../shared/notes/gnet.md): Conn.Write
 // and friends are loop-only and must never reach a connection after its
@@ -86,6 +92,7 @@
 //	queue.go    a loop's bounded broadcast queue
 //	timers.go   the per-loop timer wheel
 //	drain.go    lame-duck drain
+//	later.go    Socket.Later: a task for a socket's loop from anywhere
 //	reason.go   CloseReason
 //	ready.go    /ready
 //	raw.go      bare Engine.IO sessions (for the protocol test suite)

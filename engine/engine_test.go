@@ -28,6 +28,9 @@ import (
 // query string, as socket.io v2 clients send it) and echoes events.
 type testHandler struct {
 	disconnects atomic.Int64
+	// connected, when set (between New and Run), is called with every
+	// socket after its hello.
+	connected func(*Socket)
 }
 
 func (h *testHandler) Connect(s *Socket, auth []byte) error {
@@ -42,7 +45,12 @@ func (h *testHandler) Connect(s *Socket, auth []byte) error {
 	return nil
 }
 
-func (h *testHandler) Connected(s *Socket) { _ = s.Emit("hello", s.ID()) }
+func (h *testHandler) Connected(s *Socket) {
+	_ = s.Emit("hello", s.ID())
+	if h.connected != nil {
+		h.connected(s)
+	}
+}
 
 func (h *testHandler) Event(s *Socket, ev *Event) {
 	switch ev.Name {

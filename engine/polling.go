@@ -39,6 +39,11 @@ type pollState struct {
 	left       bool   // beginHandoff ran: the owner no longer touches the session (owner only)
 	held       []byte // broadcast frames the new loop holds until the hand-over ends (new loop only)
 	upgraded   bool   // the session is on WebSocket now
+
+	// moving is the hand-over once begun, for Socket.Later (later.go).
+	// Written under the server's room lock (write), read under it or on
+	// the loops.
+	moving *handoff
 }
 
 // upgradeNoopPeriod is how often, during an upgrade, a parked GET is ended

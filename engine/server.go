@@ -266,11 +266,15 @@ func (s *Server) Counters() Counters {
 	return total
 }
 
-// markRoom records that shard idx gained (on) or lost (!on) its members in room.
+// markRoom records that shard idx gained (on) or lost (!on) its members in
+// room, and tells Config.RoomDemand when the room gains its first loop or
+// loses its last one. (The hand-over in upgrade.go adds a loop to rooms
+// that already have one, so it never changes demand.)
 func (s *Server) markRoom(room string, idx int, on bool) {
 	s.roomMu.Lock()
 	defer s.roomMu.Unlock()
-	mask := s.roomShards[room]
+	was := s.roomShards[room]
+	mask := was
 	if on {
 		mask |= 1 << uint(idx)
 	} else {
@@ -280,6 +284,9 @@ func (s *Server) markRoom(room string, idx int, on bool) {
 		delete(s.roomShards, room)
 	} else {
 		s.roomShards[room] = mask
+	}
+	if demand := s.cfg.RoomDemand; demand != nil && (was == 0) != (mask == 0) {
+		demand(room, mask != 0)
 	}
 }
 

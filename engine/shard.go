@@ -82,15 +82,20 @@ type member struct {
 	holding bool
 }
 
-// queued is one broadcast waiting for a loop, or a hand-over marker of a
-// session upgrading from polling to WebSocket (see upgrade.go).
+// queued is one broadcast waiting for a loop, or a marker: a hand-over
+// marker of a session upgrading from polling to WebSocket (see
+// upgrade.go), or a task for a socket (Socket.Later, later.go).
 type queued struct {
 	room    string
 	msg     Message
 	handoff *handoff
+	later   *laterTask
 	release bool  // the handoff marker is "release" (else "adopt")
 	at      int64 // when it was queued (server ms), for MaxQueueAge
 }
+
+// marker reports whether q is a marker rather than a broadcast.
+func (q *queued) marker() bool { return q.msg == nil }
 
 const (
 	// drainBatch bounds how many queued broadcasts one drain writes; the
@@ -136,8 +141,12 @@ func newShard(srv *Server, loop gnet.EventLoop, idx int) *shard {
 // MaxQueueMessages or MaxQueueBytes, its oldest broadcasts are shed
 // (released and counted), never a marker and never the one just queued.
 func (sh *shard) enqueue(room string, m Message, h *handoff, release bool) {
-	e := queued{room: room, msg: m, handoff: h, release: release}
-	if m != nil {
+	sh.push(queued{room: room, msg: m, handoff: h, release: release})
+}
+
+// push queues e for this loop and wakes it; see enqueue.
+func (sh *shard) push(e queued) {
+	if e.msg != nil {
 		e.at = sh.srv.nowMS()
 	}
 	cfg := &sh.srv.cfg
@@ -227,13 +236,17 @@ func (sh *shard) drain() {
 	var delivered, bytes uint64
 	sh.wrote, sh.backlogged = 0, 0
 	for i := 0; i < len(batch); {
-		if h := batch[i].handoff; h != nil {
-			sh.onHandoffMarker(h, batch[i].release)
+		if batch[i].marker() {
+			if h := batch[i].handoff; h != nil {
+				sh.onHandoffMarker(h, batch[i].release)
+			} else if t := batch[i].later; t != nil {
+				sh.runLater(t)
+			}
 			i++
 			continue
 		}
 		j := i + 1
-		for j < len(batch) && batch[j].handoff == nil && batch[j].room == batch[i].room {
+		for j < len(batch) && !batch[j].marker() && batch[j].room == batch[i].room {
 			j++
 		}
 		d, b := sh.deliverRun(batch[i:j])

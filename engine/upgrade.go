@@ -56,8 +56,9 @@ type handoff struct {
 	members  []handoffMember // the sockets' slots and rooms on from
 
 	// Owned by loop to.
-	adopted, released bool
-	pending           []byte // the polling leftovers, from release
+	adopted, released, finished bool
+	pending                     []byte       // the polling leftovers, from release
+	later                       []*laterTask // Socket.Later tasks waiting for the end (later.go)
 }
 
 type handoffMember struct {
@@ -163,6 +164,7 @@ func (sh *shard) beginHandoff(ss *session, cn *conn) {
 	sh.timers.remove(ss)
 	srv := sh.srv
 	srv.roomMu.Lock()
+	ss.poll.moving = h
 	for _, m := range h.members {
 		for _, room := range m.rooms {
 			srv.roomShards[room] |= 1 << uint(to.idx)
@@ -248,6 +250,8 @@ func (sh *shard) finishHandoff(h *handoff) {
 	srv.counters.polling.Add(-1)
 	srv.counters.websocket.Add(1)
 	ss.ws = cn
+	h.finished = true
+	defer h.runLater(sh)
 	if cn.closed || ss.closed {
 		ss.ws = nil
 		if !ss.closed {
@@ -266,6 +270,7 @@ func (sh *shard) finishHandoff(h *handoff) {
 		}
 		ss.sendText(rec)
 	}
+	h.pending = nil
 	if p := ss.poll; len(p.held) > 0 {
 		cn.write(p.held)
 		p.held = nil
@@ -280,6 +285,16 @@ func (sh *shard) finishHandoff(h *handoff) {
 			break
 		}
 		cn.onMessage(m.op, m.data)
+	}
+}
+
+// runLater runs the Socket.Later tasks that arrived during the hand-over,
+// once it is over (on loop to).
+func (h *handoff) runLater(sh *shard) {
+	tasks := h.later
+	h.later = nil
+	for _, t := range tasks {
+		sh.runLater(t)
 	}
 }
 

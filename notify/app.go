@@ -21,6 +21,28 @@ const authFailed = "Authentication failed"
 type app struct {
 	auth *verifier
 	log  *slog.Logger
+	// subs says when a room's notifications reach this server (the
+	// bridge); nil means always.
+	subs roomSubscriptions
+}
+
+// roomSubscriptions is what the app needs of the bridge.
+type roomSubscriptions interface {
+	// WhenSubscribed reports whether notifications for room reach the
+	// server now; if not, it calls fn from another goroutine once they do
+	// (see bridge.Bridge.WhenSubscribed).
+	WhenSubscribed(room string, fn func()) bool
+}
+
+// whenLive runs fn on s's loop once notifications for room reach the
+// server, so that a client told it is connected or joined cannot miss a
+// notification published after it heard so: at once when they already do
+// (pattern mode, a room already subscribed), else from Socket.Later after
+// Redis confirmed the room's subscription.
+func (a *app) whenLive(s *engine.Socket, room string, fn func()) {
+	if a.subs == nil || a.subs.WhenSubscribed(room, func() { s.Later(fn) }) {
+		fn()
+	}
 }
 
 var _ engine.Handler = (*app)(nil)
@@ -52,21 +74,24 @@ type connectedEvent struct {
 	Timestamp   string `json:"timestamp"`
 }
 
-// Connected joins the user's own room and greets the client. From then on
-// the socket keeps only the user id: an idle connection should hold no
-// more than it needs.
+// Connected joins the user's own room and greets the client once the
+// room's notifications reach the server. From then on the socket keeps
+// only the user id: an idle connection should hold no more than it needs.
 func (a *app) Connected(s *engine.Socket) {
 	u := s.Data.(*User)
 	room := bridge.UserRoomPrefix + u.ID
 	s.Data = userID(room[len(bridge.UserRoomPrefix):]) // shares the room name's bytes
 	s.Join(room)
 	s.SetExpiry(u.Expires)
-	_ = s.Emit("connected", connectedEvent{
-		Message:     "Connected to notification server",
-		UserID:      u.ID,
-		DisplayName: u.DisplayName,
-		SocketID:    s.ID(),
-		Timestamp:   time.Now().UTC().Format("2006-01-02T15:04:05.000Z"),
+	id, name := u.ID, u.DisplayName
+	a.whenLive(s, room, func() {
+		_ = s.Emit("connected", connectedEvent{
+			Message:     "Connected to notification server",
+			UserID:      id,
+			DisplayName: name,
+			SocketID:    s.ID(),
+			Timestamp:   time.Now().UTC().Format("2006-01-02T15:04:05.000Z"),
+		})
 	})
 	a.log.Debug("socket connected", "socketId", s.ID(), "userId", u.ID, "transport", s.Transport())
 }
@@ -116,17 +141,17 @@ func (a *app) Event(s *engine.Socket, ev *engine.Event) {
 		}
 		return
 	}
-	if action == "join" {
-		s.Join(room)
-	} else {
+	if action == "leave" {
 		s.Leave(room)
-	}
-	if ev.WantsAck() {
-		past := "joined"
-		if action == "leave" {
-			past = "left"
+		if ev.WantsAck() {
+			_ = s.Ack(ev.ID, map[string]string{"left": room})
 		}
-		_ = s.Ack(ev.ID, map[string]string{past: room})
+		return
+	}
+	s.Join(room)
+	if ev.WantsAck() {
+		id := ev.ID
+		a.whenLive(s, room, func() { _ = s.Ack(id, map[string]string{"joined": room}) })
 	}
 }
 

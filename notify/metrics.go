@@ -207,6 +207,10 @@ var (
 		"1 while the Redis subscription is live, else 0 (then /ready answers 503).", nil, nil)
 	descReconnects = prometheus.NewDesc("notify_wss_redis_reconnects_total",
 		"Redis subscriptions re-established after a loss.", nil, nil)
+	descSubscriptions = prometheus.NewDesc("notify_wss_redis_subscriptions",
+		"Channels and patterns the Redis subscriber connection holds (REDIS_SUBSCRIBE=dynamic: notifications:all and one channel per room with members here, or in its unsubscribe grace); 0 while disconnected.", nil, nil)
+	descSubscribeCommands = prometheus.NewDesc("notify_wss_redis_subscribe_commands_total",
+		"Subscription commands sent to Redis: subscribe counts SUBSCRIBE and PSUBSCRIBE, unsubscribe UNSUBSCRIBE; each names up to 500 channels.", []string{"command"}, nil)
 	descOverReleases = prometheus.NewDesc("notify_wss_message_over_releases_total",
 		"Broadcast message releases without a reference left: a bug if ever above 0.", nil, nil)
 	descBuildInfo = prometheus.NewDesc("notify_wss_build_info",
@@ -217,7 +221,7 @@ var allDescs = []*prometheus.Desc{
 	descConnections, descSessions, descSockets, descRooms, descAccepted, descAcceptErrors, descAcceptShed,
 	descJoins, descLeaves, descReceived, descInvalid, descDropped,
 	descDeliveries, descBytes, descSlow, descShed, descShedBytes, descQueued, descQueuedBytes, descDisconnects, descAuthFailures, descRedisUp,
-	descReconnects, descOverReleases, descBuildInfo,
+	descReconnects, descSubscriptions, descSubscribeCommands, descOverReleases, descBuildInfo,
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
@@ -280,5 +284,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			up = 1
 		}
 		gauge(descRedisUp, up)
+		ss := c.br.SubscriptionStats()
+		gauge(descSubscriptions, float64(ss.Current))
+		counter(descSubscribeCommands, ss.SubscribeCommands, "subscribe")
+		counter(descSubscribeCommands, ss.UnsubscribeCommands, "unsubscribe")
 	}
 }

@@ -42,6 +42,8 @@ var serviceMetrics = map[string]dto.MetricType{
 	"notify_wss_queued_bytes":                    dto.MetricType_GAUGE,
 	"notify_wss_redis_connected":                 dto.MetricType_GAUGE,
 	"notify_wss_redis_reconnects_total":          dto.MetricType_COUNTER,
+	"notify_wss_redis_subscriptions":             dto.MetricType_GAUGE,
+	"notify_wss_redis_subscribe_commands_total":  dto.MetricType_COUNTER,
 	"notify_wss_message_over_releases_total":     dto.MetricType_COUNTER,
 	"notify_wss_build_info":                      dto.MetricType_GAUGE,
 	"notify_wss_write_latency_seconds":           dto.MetricType_HISTOGRAM,

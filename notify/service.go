@@ -23,6 +23,9 @@ type Config struct {
 	// RedisMode says how RedisURL reaches Redis (standalone, sentinel or
 	// cluster). Zero value means bridge.ModeStandalone.
 	RedisMode bridge.Mode
+	// RedisSubscribe is how the bridge subscribes (bridge.SubscribePattern
+	// or bridge.SubscribeDynamic). Zero value means pattern.
+	RedisSubscribe bridge.SubscribeMode
 	// JWTSecret is the HS256 secret of client tokens. Required.
 	JWTSecret string
 	// DrainDuration is how long a drain takes to close every client after
@@ -72,6 +75,7 @@ func New(cfg Config) (*Service, error) {
 	br, err := bridge.New(bridge.Config{
 		URL:       cfg.RedisURL,
 		Mode:      cfg.RedisMode,
+		Subscribe: cfg.RedisSubscribe,
 		Logger:    cfg.Logger,
 		OnWritten: func(m *bridge.Message) { s.met.observeWritten(m) },
 	}, func(m *bridge.Message) { s.srv.Broadcast(m.Room, m) })
@@ -91,7 +95,14 @@ func New(cfg Config) (*Service, error) {
 			bm.MarkWritten()
 		}
 	}
-	s.srv = engine.New(ecfg, &app{auth: newVerifier(cfg.JWTSecret), log: cfg.Logger})
+	a := &app{auth: newVerifier(cfg.JWTSecret), log: cfg.Logger}
+	if br.SubscriptionStats().Mode == bridge.SubscribeDynamic {
+		// The bridge follows the rooms, and the app waits for their
+		// subscriptions; pattern mode needs neither.
+		ecfg.RoomDemand = br.RoomDemand
+		a.subs = br
+	}
+	s.srv = engine.New(ecfg, a)
 	s.met = newMetrics(s.srv, br, cfg.Version)
 	return s, nil
 }

@@ -43,6 +43,7 @@ type config struct {
 	QueueMessages  int
 	QueueBytes     int
 	QueueAge       time.Duration
+	RedisSubscribe string // "pattern" or "dynamic"
 }
 
 // setting is one configuration knob: its environment variable, its flag,
@@ -110,6 +111,7 @@ var settings = []setting{
 	{"NODE_ENV", "env", "development", "production requires REDIS_URL and JWT_SECRET; otherwise dev mode", str(func(c *config) *string { return &c.Env })},
 	{"REDIS_URL", "redis-url", "", "Redis to subscribe to, in go-redis URL syntax for REDIS_MODE (standalone: redis://[:password@]host:port[/db]); empty in dev mode starts an embedded broker", str(func(c *config) *string { return &c.RedisURL })},
 	{"REDIS_MODE", "redis-mode", "standalone", "standalone; sentinel (REDIS_URL redis://[:pw@]sentinel:26379?master_name=NAME&addr=sentinel2:26379); cluster (redis://[:pw@]node:7000?addr=node2:7000)", redisMode(func(c *config) *bridge.Mode { return &c.RedisMode })},
+	{"REDIS_SUBSCRIBE", "redis-subscribe", "pattern", "pattern: PSUBSCRIBE every user and channel (each server gets every notification); dynamic: SUBSCRIBE each room's channel while it has members here, UNSUBSCRIBE 5s after the last one left", str(func(c *config) *string { return &c.RedisSubscribe })},
 	{"JWT_SECRET", "jwt-secret", "", "HS256 secret for client tokens; empty in dev mode generates one", str(func(c *config) *string { return &c.JWTSecret })},
 	{"HOST", "host", "0.0.0.0", "listen address", str(func(c *config) *string { return &c.Host })},
 	{"PORT", "port", "8080", "listen port", integer(func(c *config) *int { return &c.Port })},
@@ -188,6 +190,9 @@ func (c *config) validate() error {
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return err
+	}
+	if _, err := bridge.ParseSubscribeMode(c.RedisSubscribe); err != nil {
+		return fmt.Errorf("config REDIS_SUBSCRIBE: %q is not pattern or dynamic", c.RedisSubscribe)
 	}
 	return nil
 }

@@ -44,6 +44,7 @@ HOST=10.0.0.1
 		{"cors list", strings.Join(c.corsOrigins(), "|"), "http://a.example|http://b.example"},
 		{"development by default", c.production(), false},
 		{"standalone by default", c.RedisMode, bridge.ModeStandalone},
+		{"pattern subscriptions by default", c.RedisSubscribe, "pattern"},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {
@@ -65,6 +66,7 @@ func TestConfigErrors(t *testing.T) {
 		{"bad number", map[string]string{"MAX_PAYLOAD": "lots"}, nil, "MAX_PAYLOAD"},
 		{"bad duration", map[string]string{"PING_INTERVAL": "soon"}, nil, "PING_INTERVAL"},
 		{"bad level", map[string]string{"LOG_LEVEL": "loud"}, nil, "LOG_LEVEL"},
+		{"bad subscribe mode", map[string]string{"REDIS_SUBSCRIBE": "sharded"}, nil, "REDIS_SUBSCRIBE"},
 		{"stray argument", nil, []string{"extra"}, "unexpected argument"},
 		{"bad redis mode", map[string]string{"REDIS_MODE": "sharded"}, nil, "REDIS_MODE"},
 		{"sentinel needs a URL", map[string]string{"REDIS_MODE": "sentinel"}, nil, "REDIS_MODE=sentinel needs REDIS_URL"},

@@ -259,7 +259,13 @@ func TestAuthentication(t *testing.T) {
 }
 
 func TestRoomsAndNotifications(t *testing.T) {
-	rd, srv, d := env(t)
+	for _, mode := range []string{"pattern", "dynamic"} {
+		t.Run(mode, func(t *testing.T) { testRoomsAndNotifications(t, mode) })
+	}
+}
+
+func testRoomsAndNotifications(t *testing.T, mode string) {
+	rd, srv, d := env(t, "REDIS_SUBSCRIBE="+mode)
 	connect(t, d, "a", srv.URL, wsOnly(userToken(t, "alice")))
 	connect(t, d, "b", srv.URL, wsOnly(userToken(t, "bob")))
 
@@ -376,7 +382,16 @@ func TestManyClientsInOrder(t *testing.T) {
 }
 
 func TestRedisRestart(t *testing.T) {
-	rd, srv, d := env(t)
+	for _, mode := range []string{"pattern", "dynamic"} {
+		t.Run(mode, func(t *testing.T) { testRedisRestart(t, mode) })
+	}
+}
+
+// testRedisRestart: /ready is 503 while Redis is gone and 200 again once
+// the subscription is back (in dynamic mode: every room's), and
+// notifications flow again.
+func testRedisRestart(t *testing.T, mode string) {
+	rd, srv, d := env(t, "REDIS_SUBSCRIBE="+mode)
 	connect(t, d, "c", srv.URL, wsOnly(userToken(t, "u1")))
 	rd.Stop()
 	deadline := time.Now().Add(wait)
@@ -393,7 +408,9 @@ func TestRedisRestart(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	rd.Publish(t, "user:notifications:u1", `{"after":"restart"}`)
+	if n := rd.Publish(t, "user:notifications:u1", `{"after":"restart"}`); n != 1 {
+		t.Errorf("ready again, but a PUBLISH reached %d subscribers", n)
+	}
 	e := d.Wait("c", "event", "notification", wait)
 	if got := decode(t, e.Args[0]); !reflect.DeepEqual(got, map[string]any{"after": "restart"}) {
 		t.Errorf("got %v", got)

@@ -52,13 +52,14 @@ func serveCommand(args []string, stdout, stderr io.Writer) error {
 	defer dev.stop()
 
 	svc, err := notify.New(notify.Config{
-		Engine:        engineConfig(cfg, log),
-		RedisURL:      cfg.RedisURL,
-		RedisMode:     cfg.RedisMode,
-		JWTSecret:     cfg.JWTSecret,
-		DrainDuration: cfg.DrainDuration,
-		Version:       buildVersion(),
-		Logger:        log,
+		Engine:         engineConfig(cfg, log),
+		RedisURL:       cfg.RedisURL,
+		RedisMode:      cfg.RedisMode,
+		RedisSubscribe: bridge.SubscribeMode(cfg.RedisSubscribe),
+		JWTSecret:      cfg.JWTSecret,
+		DrainDuration:  cfg.DrainDuration,
+		Version:        buildVersion(),
+		Logger:         log,
 	})
 	if err != nil {
 		return err

@@ -1,0 +1,423 @@
+package bridge
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Dynamic subscriptions (SubscribeDynamic).
+//
+// The engine says when a room gains its first member on this server and
+// when it loses its last one (RoomDemand, under the engine's room lock, so
+// in the order of the changes). demand keeps Redis in step: a room's
+// channel is SUBSCRIBEd when it is wanted and UNSUBSCRIBEd once it has been
+// unwanted for the grace period. Commands are batched: at most maxBatch
+// channels each, and at most one flush per batchWindow, so a storm of
+// joins costs a few commands per window instead of one per room.
+//
+// Redis answers each channel of a command with one confirmation, in
+// command order, on the connection the messages come on. A room's
+// subscription is live when its last confirmation was "subscribe" and no
+// command for it is still unanswered: from then on every message published
+// to the channel reaches the bridge, after the confirmation. WhenSubscribed
+// callers wait for that.
+//
+// Goroutines: want runs on event loops (under the engine's room lock),
+// whenSubscribed on event loops, confirm on the session goroutine and run
+// (the flusher, one per connection) on its own. All state is under mu,
+// which is never held while calling out: waiters are called after it is
+// released, never from want (that would re-enter the engine's room lock).
+//
+// On every new connection everything wanted is subscribed again (a new
+// connection has no subscriptions); the bridge is Connected only once all
+// of that is confirmed (settled).
+
+const (
+	// maxBatch bounds the channels of one SUBSCRIBE or UNSUBSCRIBE: 100K
+	// rooms resubscribe in 200 commands, and one command (about 20 KB) and
+	// its confirmations do not hold the connection long.
+	maxBatch = 500
+	// batchWindow is the least time between two flushes. A change goes
+	// out at once when the last flush is older; otherwise changes gather
+	// until the window ends (or maxBatch of them). While clients connect
+	// at N/s this is N/100 channels per command and 100 commands/s at
+	// most, and it adds at most this to a client's wait for "connected".
+	batchWindow = 10 * time.Millisecond
+)
+
+// roomSub is one room's subscription state, under demand.mu: 64 bytes (a
+// size class) per room with members here. The channel's name is built
+// when a command is sent (go-redis keeps it while subscribed).
+type roomSub struct {
+	room       string // the engine's string
+	waiters    []func()
+	inflight   int32  // commands sent and not confirmed yet
+	graceGen   uint32 // bumped each time the room becomes unwanted
+	wanted     bool   // the room has members here
+	sent       bool   // the last command sent for the channel is SUBSCRIBE
+	subscribed bool   // the last confirmation was a subscribe
+	resync     bool   // resubscribed by this connection, not confirmed yet
+	queued     bool   // in demand.queue
+}
+
+// channel returns the room's Redis channel.
+func (e *roomSub) channel() string {
+	ch, _ := ChannelFor(e.room)
+	return ch
+}
+
+// live reports whether the channel's messages reach the bridge.
+func (e *roomSub) live() bool { return e.subscribed && e.inflight == 0 }
+
+// graceEntry is a room that became unwanted, to unsubscribe at at unless
+// it has been wanted since (gen).
+type graceEntry struct {
+	e   *roomSub
+	gen uint32
+	at  time.Time
+}
+
+// demand is the dynamic mode's subscription manager.
+type demand struct {
+	cmds  channelCommands
+	grace time.Duration
+	log   *slog.Logger
+	subs  *subscriptionCounters
+	wake  chan struct{} // capacity 1: the flusher has something to do
+
+	mu      sync.Mutex
+	rooms   map[string]*roomSub
+	queue   fifo[*roomSub]   // may need a SUBSCRIBE
+	graceQ  fifo[graceEntry] // unwanted rooms, in the order of at (one grace for all)
+	session uint64           // the current connection's number; 0 between connections
+	last    uint64           // the last number given
+	resync  int              // resync rooms not confirmed yet
+	scratch []byte           // confirm's room name, to look it up without allocating
+
+	// The flusher's batches (run's goroutine only).
+	subBatch, unsubBatch []*roomSub
+	names                []string
+}
+
+// newDemand returns the manager for cfg's mode: nil in pattern mode.
+func newDemand(cfg Config, log *slog.Logger, subs *subscriptionCounters) (*demand, error) {
+	mode, err := ParseSubscribeMode(string(cfg.Subscribe))
+	if err != nil || mode != SubscribeDynamic {
+		return nil, err
+	}
+	grace := cfg.UnsubscribeGrace
+	if grace <= 0 {
+		grace = DefaultUnsubscribeGrace
+	}
+	return &demand{
+		cmds:  classicChannels,
+		grace: grace,
+		log:   log,
+		subs:  subs,
+		wake:  make(chan struct{}, 1),
+		rooms: make(map[string]*roomSub),
+	}, nil
+}
+
+// signal wakes the flusher, if it is not already awake.
+func (d *demand) signal() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// want records that room gained (wanted) or lost (!wanted) its members
+// here. Called under the engine's room lock: it must not call waiters.
+func (d *demand) want(room string, wanted bool) {
+	if !ownChannel(room) {
+		return // notifications:all's room is always subscribed
+	}
+	wake := false
+	d.mu.Lock()
+	e := d.rooms[room]
+	switch {
+	case wanted:
+		if e == nil {
+			e = &roomSub{room: room}
+			d.rooms[room] = e
+		}
+		e.wanted = true
+		if !e.sent && !e.queued {
+			e.queued = true
+			d.queue.push(e)
+			wake = true
+		}
+	case e != nil:
+		e.wanted = false
+		e.graceGen++
+		d.graceQ.push(graceEntry{e: e, gen: e.graceGen, at: time.Now().Add(d.grace)})
+		wake = d.graceQ.len() == 1 // the flusher arms its timer
+	}
+	d.mu.Unlock()
+	if wake {
+		d.signal()
+	}
+}
+
+// whenSubscribed is Bridge.WhenSubscribed in dynamic mode.
+func (d *demand) whenSubscribed(room string, fn func()) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	e := d.rooms[room]
+	if e == nil || !e.wanted || e.live() {
+		// No channel of its own, nobody here in it any more, or live.
+		return true
+	}
+	e.waiters = append(e.waiters, fn)
+	return false
+}
+
+// forget drops e, which nobody wants and which is not subscribed, and
+// returns its waiters. Under mu.
+func (d *demand) forget(e *roomSub) []func() {
+	if d.rooms[e.room] == e {
+		delete(d.rooms, e.room)
+	}
+	w := e.waiters
+	e.waiters = nil
+	return w
+}
+
+// begin starts a connection's bookkeeping: nothing is subscribed on a new
+// connection, so every wanted room is queued for a SUBSCRIBE and counts
+// towards settled. It returns the connection's number, for run.
+func (d *demand) begin() uint64 {
+	d.mu.Lock()
+	d.last++
+	d.session = d.last
+	fire := d.resetLocked(true)
+	d.mu.Unlock()
+	call(fire)
+	d.signal()
+	return d.session
+}
+
+// end marks the connection lost: no room is live until the next one.
+func (d *demand) end() {
+	d.mu.Lock()
+	d.session = 0
+	fire := d.resetLocked(false)
+	d.mu.Unlock()
+	call(fire)
+}
+
+// resetLocked forgets every command and confirmation, drops the unwanted
+// rooms, and with resync queues the wanted ones. It returns the waiters
+// to call. Under mu.
+func (d *demand) resetLocked(resync bool) (fire []func()) {
+	d.queue.clear()
+	d.graceQ.clear()
+	d.resync = 0
+	for _, e := range d.rooms {
+		e.sent, e.subscribed, e.inflight, e.queued, e.resync = false, false, 0, false, false
+		if !e.wanted {
+			fire = append(fire, d.forget(e)...)
+			continue
+		}
+		if resync {
+			e.resync, e.queued = true, true
+			d.resync++
+			d.queue.push(e)
+		}
+	}
+	return fire
+}
+
+// settled reports whether every room queued by begin is confirmed.
+func (d *demand) settled() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.resync == 0
+}
+
+// confirm handles a confirmation of kind for channel, read on the
+// connection, and reports whether it was a room's (else it is the
+// session's own: notifications:all). Called on the session goroutine.
+func (d *demand) confirm(kind, channel string) (mine bool) {
+	if kind != d.cmds.subscribed && kind != d.cmds.unsubscribed {
+		return false
+	}
+	d.mu.Lock()
+	var ok bool
+	if d.scratch, ok = appendRoom(d.scratch[:0], channel); !ok {
+		d.mu.Unlock()
+		return false // notifications:all's: the session's own
+	}
+	e := d.rooms[string(d.scratch)]
+	if e == nil || e.inflight == 0 {
+		d.mu.Unlock()
+		d.log.Warn("unexpected confirmation", slog.String("kind", kind), slog.String("channel", channel))
+		return true
+	}
+	e.inflight--
+	e.subscribed = kind == d.cmds.subscribed
+	if e.resync {
+		e.resync = false
+		d.resync--
+	}
+	var fire []func()
+	switch {
+	case e.inflight > 0:
+	case e.subscribed:
+		fire, e.waiters = e.waiters, nil
+	case !e.wanted && !e.sent:
+		fire = d.forget(e) // unsubscribed and still unwanted
+	}
+	d.mu.Unlock()
+	call(fire)
+	return true
+}
+
+// collect takes the commands due now for the connection numbered session:
+// SUBSCRIBEs for wanted rooms not yet subscribed, UNSUBSCRIBEs for rooms
+// whose grace is over, at most maxBatch of each, marks them sent, and
+// appends their rooms to subs and unsubs. It also returns waiters to call,
+// and whether more is due.
+func (d *demand) collect(session uint64, now time.Time, subs, unsubs []*roomSub) (_, _ []*roomSub, fire []func(), more bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.session != session {
+		return subs, unsubs, nil, false // the connection is over
+	}
+	for d.queue.len() > 0 && len(subs) < maxBatch {
+		e := d.queue.pop()
+		e.queued = false
+		switch {
+		case e.sent:
+		case !e.wanted && !e.resync:
+			// Unwanted before its SUBSCRIBE went out: nothing to wait for.
+			fire, e.waiters = append(fire, e.waiters...), nil
+		default:
+			e.sent = true
+			e.inflight++
+			subs = append(subs, e)
+		}
+	}
+	for d.graceQ.len() > 0 && len(unsubs) < maxBatch && !d.graceQ.peek().at.After(now) {
+		g := d.graceQ.pop()
+		e := g.e
+		switch {
+		case e.graceGen != g.gen || e.wanted:
+			// Wanted again since.
+		case e.sent:
+			e.sent = false
+			e.inflight++
+			unsubs = append(unsubs, e)
+		case e.inflight == 0:
+			fire = append(fire, d.forget(e)...)
+			// else an UNSUBSCRIBE is in flight: confirm forgets it.
+		}
+	}
+	more = d.queue.len() > 0 || d.graceQ.len() > 0 && !d.graceQ.peek().at.After(now)
+	return subs, unsubs, fire, more
+}
+
+// nextGrace returns when the oldest grace ends (zero: none pending).
+func (d *demand) nextGrace() time.Time {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.graceQ.len() == 0 {
+		return time.Time{}
+	}
+	return d.graceQ.peek().at
+}
+
+// full reports whether a whole batch is waiting.
+func (d *demand) full() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.queue.len() >= maxBatch
+}
+
+// run is the flusher of the connection numbered session: it sends the
+// commands as they become due, until stop is closed or ctx is done. A
+// command that cannot be written ends the connection (fail), and the
+// next one resubscribes.
+func (d *demand) run(ctx context.Context, ps *redis.PubSub, session uint64, stop <-chan struct{}, fail func()) {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	var last time.Time
+	for {
+		select {
+		case <-stop:
+			return
+		case <-ctx.Done():
+			return
+		case <-d.wake:
+		case <-timer.C:
+		}
+		if wait := batchWindow - time.Since(last); wait > 0 && !d.full() {
+			timer.Reset(wait)
+			select {
+			case <-stop:
+				return
+			case <-ctx.Done():
+				return
+			case <-timer.C:
+			}
+		}
+		for more := true; more; {
+			var fire []func()
+			d.subBatch, d.unsubBatch, fire, more = d.collect(session, time.Now(), d.subBatch[:0], d.unsubBatch[:0])
+			call(fire)
+			if err := d.send(ctx, ps, d.subBatch, d.unsubBatch); err != nil {
+				d.log.Warn("redis subscription command failed; reconnecting", slog.Any("err", err))
+				fail()
+				return
+			}
+		}
+		last = time.Now()
+		timer.Stop()
+		if at := d.nextGrace(); !at.IsZero() {
+			timer.Reset(max(time.Until(at), 0))
+		}
+	}
+}
+
+// send writes one SUBSCRIBE for the channels of subs and one UNSUBSCRIBE
+// for those of unsubs, each unless empty. (Run's goroutine.)
+func (d *demand) send(ctx context.Context, ps *redis.PubSub, subs, unsubs []*roomSub) error {
+	if len(subs) > 0 {
+		if err := d.cmds.subscribe(ps, ctx, d.channels(subs)...); err != nil {
+			return err
+		}
+		d.subs.commands.Add(1)
+	}
+	if len(unsubs) > 0 {
+		if err := d.cmds.unsubscribe(ps, ctx, d.channels(unsubs)...); err != nil {
+			return err
+		}
+		d.subs.unsubscribes.Add(1)
+	}
+	clear(subs) // the batches keep no room or name alive
+	clear(unsubs)
+	clear(d.names)
+	return nil
+}
+
+// channels returns the channels of rooms, in d.names. (Run's goroutine;
+// a room's name never changes, so no lock is needed.)
+func (d *demand) channels(rooms []*roomSub) []string {
+	d.names = d.names[:0]
+	for _, e := range rooms {
+		d.names = append(d.names, e.channel())
+	}
+	return d.names
+}
+
+// call calls each of fns.
+func call(fns []func()) {
+	for _, fn := range fns {
+		fn()
+	}
+}
