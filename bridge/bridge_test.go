@@ -19,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/notify-wss/notify-wss/internal/redistest"
+	"github.com/notify-wss/notify-wss/internal/syncbuf"
 )
 
 // got is a delivered message, copied out before Release.
@@ -33,34 +34,16 @@ type got struct {
 type harness struct {
 	b    *Bridge
 	msgs chan got
-	logs *syncBuffer
+	logs *syncbuf.Buffer
 	stop context.CancelFunc
 	done chan error // Run's result
-}
-
-// syncBuffer is a log sink safe for the bridge's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startBridge runs a bridge on url with fast backoff; it does not wait for
 // the subscription (use waitReady).
 func startBridge(t *testing.T, cfg Config) *harness {
 	t.Helper()
-	h := &harness{msgs: make(chan got, 4096), logs: &syncBuffer{}, done: make(chan error, 1)}
+	h := &harness{msgs: make(chan got, 4096), logs: &syncbuf.Buffer{}, done: make(chan error, 1)}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.MultiWriter(h.logs, testWriter{t}), nil))
 	}
@@ -356,7 +339,7 @@ func TestRunReturnsOnCancel(t *testing.T) {
 				hole = newBlackHole(t)
 				url = "redis://" + hole.addr()
 			}
-			logs := &syncBuffer{}
+			logs := &syncbuf.Buffer{}
 			logger := slog.New(slog.NewTextHandler(logs, nil))
 			b, err := New(Config{URL: url, Logger: logger, MinBackoff: 5 * time.Millisecond}, func(m *Message) { m.Release() })
 			if err != nil {

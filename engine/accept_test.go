@@ -2,7 +2,6 @@ package engine
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,12 +14,13 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/notify-wss/notify-wss/internal/syncbuf"
 )
 
 // The descriptor-exhaustion test runs the server in a child process (this
@@ -128,30 +128,12 @@ func acceptStats(t *testing.T, h *httpConn) map[string]uint64 {
 	return out
 }
 
-// lockedBuffer collects a child's stderr.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // limitedServer is a child process serving with a low descriptor limit.
 type limitedServer struct {
 	t      *testing.T
 	addr   string
 	cmd    *exec.Cmd
-	stderr *lockedBuffer
+	stderr *syncbuf.Buffer
 	exited chan struct{} // closed when the child has exited
 	err    error         // the child's exit status, once exited is closed
 }
@@ -159,7 +141,7 @@ type limitedServer struct {
 func startLimitedServer(t *testing.T, nofile int, reusePort bool) *limitedServer {
 	t.Helper()
 	addr := freeAddr(t)
-	ls := &limitedServer{t: t, addr: addr, stderr: &lockedBuffer{}, exited: make(chan struct{})}
+	ls := &limitedServer{t: t, addr: addr, stderr: &syncbuf.Buffer{}, exited: make(chan struct{})}
 	ls.cmd = exec.Command(os.Args[0], "-test.run=^$")
 	ls.cmd.Env = append(os.Environ(),
 		childEnv+"=limited-server",

@@ -21,6 +21,7 @@ import (
 
 	"github.com/notify-wss/notify-wss/internal/redistest"
 	"github.com/notify-wss/notify-wss/internal/sioclient"
+	"github.com/notify-wss/notify-wss/internal/syncbuf"
 )
 
 // End-to-end tests: the real binary, a real redis-server and the real
@@ -60,25 +61,8 @@ type server struct {
 	t    *testing.T
 	cmd  *exec.Cmd
 	URL  string
-	logs *syncBuffer
+	logs *syncbuf.Buffer
 	done chan error
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func freePort(t *testing.T) int {
@@ -107,7 +91,7 @@ func startServerOn(t *testing.T, port int, redisURL string, extra ...string) *se
 		"NODE_ENV=production", "REDIS_URL="+redisURL, "JWT_SECRET="+testSecret,
 		"HOST=127.0.0.1", "PORT="+strconv.Itoa(port), "LOG_LEVEL=debug")
 	cmd.Env = append(cmd.Env, extra...)
-	s := &server{t: t, cmd: cmd, URL: "http://127.0.0.1:" + strconv.Itoa(port), logs: &syncBuffer{}, done: make(chan error, 1)}
+	s := &server{t: t, cmd: cmd, URL: "http://127.0.0.1:" + strconv.Itoa(port), logs: &syncbuf.Buffer{}, done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = s.logs, s.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package redistest
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +17,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/notify-wss/notify-wss/internal/syncbuf"
 )
 
 const (
@@ -62,7 +63,7 @@ type Server struct {
 type process struct {
 	cmd    *exec.Cmd
 	exited chan struct{}
-	out    *lockedBuffer
+	out    *syncbuf.Buffer
 }
 
 // Start launches redis-server on a free loopback port with persistence off
@@ -210,7 +211,7 @@ func (s *Server) launch(port int) (*process, error) {
 	)
 	args = append(args, s.extra...)
 	cmd := exec.Command(s.bin, args...)
-	out := &lockedBuffer{}
+	out := &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	setProcAttr(cmd)
 	if err := cmd.Start(); err != nil {
@@ -227,7 +228,7 @@ func (s *Server) launch(port int) (*process, error) {
 	for {
 		select {
 		case <-p.exited:
-			return nil, fmt.Errorf("redistest: redis-server exited before answering: %s", out.tail())
+			return nil, fmt.Errorf("redistest: redis-server exited before answering: %s", out.Tail(logTail))
 		default:
 		}
 		pid, err := serverPID(addr)
@@ -242,7 +243,7 @@ func (s *Server) launch(port int) (*process, error) {
 		}
 		if time.Now().After(deadline) {
 			p.kill()
-			return nil, fmt.Errorf("redistest: redis-server on %s not ready after %v: %w: %s", addr, readyTimeout, err, out.tail())
+			return nil, fmt.Errorf("redistest: redis-server on %s not ready after %v: %w: %s", addr, readyTimeout, err, out.Tail(logTail))
 		}
 		time.Sleep(pollInterval)
 	}
@@ -306,28 +307,4 @@ func freePort() (int, error) {
 		return 0, err
 	}
 	return port, nil
-}
-
-// lockedBuffer collects redis-server's output; exec copies into it from its
-// own goroutine while failure paths read it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// tail returns the last logTail bytes of the output.
-func (b *lockedBuffer) tail() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	out := b.buf.Bytes()
-	if len(out) > logTail {
-		out = out[len(out)-logTail:]
-	}
-	return string(out)
 }
