@@ -223,6 +223,7 @@ func testMultiInstance(t *testing.T, cluster bool, subscribe string) {
 		wantReceived[i] = map[string]float64{"user": 0, "channel": 0, "global": 0}
 	}
 	wantDeliveries := 0
+	var reachedWrong []string // PUBLISH replies off the mark, standalone only
 	for _, p := range pubs {
 		holders := 0
 		for i := range miInstances {
@@ -232,8 +233,12 @@ func testMultiInstance(t *testing.T, cluster bool, subscribe string) {
 			}
 		}
 		if n := publish(p.channel, p.payload()); n >= 0 && n != int64(holders) {
-			t.Errorf("PUBLISH %s reached %d subscribers, want %d", p.channel, n, holders)
+			reachedWrong = append(reachedWrong, fmt.Sprintf("%s reached %d, want %d", p.channel, n, holders))
 		}
+	}
+	if len(reachedWrong) > 0 {
+		t.Errorf("%d of %d PUBLISHes reached the wrong number of subscribers, e.g. %q",
+			len(reachedWrong), len(pubs), reachedWrong[:min(3, len(reachedWrong))])
 	}
 	for i := range miClients {
 		for _, p := range pubs {
@@ -247,8 +252,13 @@ func testMultiInstance(t *testing.T, cluster bool, subscribe string) {
 	for i, s := range srvs {
 		miWaitMetrics(t, s, fmt.Sprintf("instance %d received", i), func(f promtest.Families) (any, bool) {
 			got := map[string]float64{}
-			for k := range wantReceived[i] {
+			over := false
+			for k, want := range wantReceived[i] {
 				got[k] = f.Value(t, "notify_wss_notifications_received_total", "kind", k)
+				over = over || got[k] > want
+			}
+			if over { // counters: they will not come back
+				t.Fatalf("instance %d received %v, want %v", i, got, wantReceived[i])
 			}
 			return got, reflect.DeepEqual(got, wantReceived[i])
 		}, wantReceived[i])
@@ -285,6 +295,9 @@ func testMultiInstance(t *testing.T, cluster bool, subscribe string) {
 		sum := 0.0
 		for _, s := range srvs {
 			sum += miScrape(t, s).Value(t, "notify_wss_deliveries_total")
+		}
+		if sum > float64(wantDeliveries) {
+			t.Fatalf("%v deliveries counted, want %d", sum, wantDeliveries)
 		}
 		return sum, sum == float64(wantDeliveries)
 	}, float64(wantDeliveries))
