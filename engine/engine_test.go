@@ -819,3 +819,22 @@ func TestUpgradeTimeoutLeavesSessionPolling(t *testing.T) {
 		t.Fatalf("polling after timeout got %q", r.body)
 	}
 }
+
+// A session whose sockets all left their namespaces stays open, as in
+// socket.io: the connect timeout applies only until the first CONNECT.
+// (The socket.io-protocol suite's "should disconnect from the main
+// namespace" waits for the next ping after "41".)
+func TestSessionOutlivesNamespaceDisconnect(t *testing.T) {
+	srv, h := startTestServer(t, Config{ConnectTimeout: 100 * time.Millisecond, PingInterval: 400 * time.Millisecond, PingTimeout: time.Second})
+	c := connectSocket(t, srv)
+	c.sendText("41")
+	eventually(t, "the socket's disconnect", func() bool { return h.disconnects.Load() == 1 })
+	// The ping comes 400 ms after the open packet, well past the connect
+	// timeout: the session was not closed in between.
+	if op, p := c.readFrame(); op != ws.OpText || p != "2" {
+		t.Fatalf("got %v %q, want a ping", op, p)
+	}
+	if st := srv.Stats(); st.Sessions != 1 || st.Sockets != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}

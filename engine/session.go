@@ -27,18 +27,19 @@ type session struct {
 	// Timers, in server milliseconds (Server.nowMS). heartbeatAt is when
 	// the next ping is due or, while waitingPong, when the pong is; in
 	// protocol 3, where the client pings, when its next ping is overdue.
-	// deadline is, until a socket connects, the connect timeout; after,
-	// when the application said the session's credentials expire (0:
-	// never; see Socket.SetExpiry). One field serves both, so an idle
-	// session stays in its size class.
+	// deadline is, until a socket first connects, the connect timeout;
+	// after (connected), when the application said the session's
+	// credentials expire (0: never; see Socket.SetExpiry). One field
+	// serves both, so an idle session stays in its size class.
 	heartbeatAt, deadline     int64
 	timer                     timerLinks // in sh.timers
 	timerSlot                 int16      // ditto
 	waitingPong, pongExtended bool
 
-	raw    bool // a RawPath session: no Socket.IO layer
-	eio3   bool // Engine.IO protocol 3 (Config.AllowEIO3); fixed at the handshake
-	closed bool
+	raw       bool // a RawPath session: no Socket.IO layer
+	eio3      bool // Engine.IO protocol 3 (Config.AllowEIO3); fixed at the handshake
+	connected bool // a socket connected once: the connect timeout is over, as in socket.io
+	closed    bool
 }
 
 // pendingBinary is a BINARY_EVENT or BINARY_ACK whose attachments are
@@ -248,11 +249,11 @@ func (ss *session) onTimer() {
 		return
 	}
 	now := ss.sh.srv.nowMS()
-	if !ss.raw && len(ss.sockets) == 0 && now >= ss.deadline {
+	if !ss.raw && !ss.connected && now >= ss.deadline {
 		ss.close(CloseConnectTimeout)
 		return
 	}
-	if len(ss.sockets) > 0 && ss.deadline > 0 && now >= ss.deadline {
+	if ss.connected && ss.deadline > 0 && now >= ss.deadline {
 		ss.closeWith(CloseTokenExpired, ws.StatusPolicyViolation)
 		return
 	}
@@ -273,7 +274,7 @@ func (ss *session) onTimer() {
 // reschedule arms the timer for the session's next deadline.
 func (ss *session) reschedule() {
 	next := ss.heartbeatAt
-	if ss.deadline > 0 && (!ss.raw || len(ss.sockets) > 0) {
+	if ss.deadline > 0 && (!ss.raw || ss.connected) {
 		next = min(next, ss.deadline)
 	}
 	if at := ss.upgradeDeadline(); at > 0 {

@@ -393,8 +393,8 @@ func (ss *session) connect(ns, auth []byte) {
 		return
 	}
 	ss.sockets = append(ss.sockets, sock)
-	if len(ss.sockets) == 1 {
-		ss.deadline = 0 // connected: no connect timeout, no expiry yet
+	if !ss.connected {
+		ss.connected, ss.deadline = true, 0 // no connect timeout, no expiry yet
 	}
 	ss.sh.allocSlot(sock, ss.directWS())
 	srv.counters.sockets.Add(1)
