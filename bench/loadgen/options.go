@@ -15,6 +15,7 @@ type Options struct {
 	Targets    []string // server ip:port, one per server process
 	ServerPIDs []int    // processes whose CPU and memory are measured
 	Redis      string   // redis ip:port
+	RedisPID   int      // redis-server pid, for its CPU (0: not measured)
 	Secret     string   // JWT HS256 secret shared with the server
 
 	N           int           // measured clients
@@ -28,8 +29,8 @@ type Options struct {
 	Msgs        int           // fanout: messages back to back; slow: at SlowRate
 	PacedMsgs   int           // fanout/churn: messages at PacedRate
 	PacedRate   float64       // messages per second
-	Rate        float64       // unicast: publishes per second
-	Duration    time.Duration // unicast/churn: how long to publish or churn
+	Rate        float64       // unicast/scaleout: publishes per second
+	Duration    time.Duration // unicast/scaleout/churn: how long to publish or churn
 	ChurnRate   float64       // churn: connects (and disconnects) per second
 	ChurnHold   time.Duration // churn: how long a churning client stays
 	SlowEvery   int           // slow: one in SlowEvery clients stops reading
@@ -59,6 +60,7 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 		return nil
 	})
 	fs.StringVar(&o.Redis, "redis", "127.0.0.1:6379", "redis ip:port the server subscribes to")
+	fs.IntVar(&o.RedisPID, "redis-pid", 0, "pid of redis-server, to measure its CPU (scaleout's unicast phase)")
 	fs.StringVar(&o.Secret, "secret", "bench-secret", "JWT HS256 secret (JWT_SECRET of the server)")
 	fs.IntVar(&o.N, "n", 1000, "measured clients")
 	fs.IntVar(&o.Concurrency, "c", 200, "handshakes in flight over all workers")
@@ -71,8 +73,8 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.Msgs, "m", 200, "fanout/flood: messages back to back; slow: messages at -slow-rate")
 	fs.IntVar(&o.PacedMsgs, "paced-m", 40, "fanout/churn/scaleout: messages at -paced-rate")
 	fs.Float64Var(&o.PacedRate, "paced-rate", 4, "fanout/churn/scaleout: messages per second")
-	fs.Float64Var(&o.Rate, "rate", 2000, "unicast: publishes per second")
-	fs.DurationVar(&o.Duration, "d", 10*time.Second, "unicast/churn/flood: duration")
+	fs.Float64Var(&o.Rate, "rate", 2000, "unicast/scaleout: publishes per second (scaleout: 0 skips its unicast phase)")
+	fs.DurationVar(&o.Duration, "d", 10*time.Second, "unicast/scaleout/churn/flood: duration")
 	fs.Float64Var(&o.ChurnRate, "churn-rate", 100, "churn: connects per second")
 	fs.DurationVar(&o.ChurnHold, "churn-hold", 2*time.Second, "churn: how long a churning client stays")
 	fs.IntVar(&o.SlowEvery, "slow-every", 100, "slow: one client in this many stops reading")

@@ -15,7 +15,7 @@ var scenarios = map[string]scenarioFunc{
 	"connect":  runConnect,
 	"idle":     runIdle,
 	"fanout":   runFanout,
-	"scaleout": runFanout, // fanout over several server processes (-target list)
+	"scaleout": runScaleout, // fanout and unicast over several server processes (-target list)
 	"unicast":  runUnicast,
 	"churn":    runChurn,
 	"slow":     runSlow,

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -95,35 +96,61 @@ func runFlood(ctx context.Context, opt Options, res *Result) error {
 // target without metrics adds nothing.
 func scrapeServers(ctx context.Context, targets []string) map[string]float64 {
 	out := map[string]float64{}
+	for _, m := range scrapeEach(ctx, targets) {
+		for k, v := range m {
+			out[k] += v
+		}
+	}
+	return out
+}
+
+// scrapeEach is scrapeServers per target, in the order of targets.
+func scrapeEach(ctx context.Context, targets []string) []map[string]float64 {
 	client := &http.Client{Timeout: 5 * time.Second}
-	for _, t := range targets {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+t+"/metrics", nil)
-		if err != nil {
+	out := make([]map[string]float64, len(targets))
+	for i, t := range targets {
+		out[i] = scrapeOne(ctx, client, t)
+	}
+	return out
+}
+
+// scrapeOne sums each family of target's GET /metrics over its series; it
+// is empty when the target has no metrics.
+func scrapeOne(ctx context.Context, client *http.Client, target string) map[string]float64 {
+	out := map[string]float64{}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+target+"/metrics", nil)
+	if err != nil {
+		return out
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return out
+	}
+	defer resp.Body.Close()
+	return parseMetrics(resp.Body)
+}
+
+// parseMetrics sums each family of a Prometheus text exposition over its
+// series.
+func parseMetrics(r io.Reader) map[string]float64 {
+	out := map[string]float64{}
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") {
 			continue
 		}
-		resp, err := client.Do(req)
-		if err != nil {
+		sp := strings.LastIndexByte(line, ' ')
+		if sp < 0 {
 			continue
 		}
-		sc := bufio.NewScanner(resp.Body)
-		for sc.Scan() {
-			line := sc.Text()
-			if strings.HasPrefix(line, "#") {
-				continue
-			}
-			sp := strings.LastIndexByte(line, ' ')
-			if sp < 0 {
-				continue
-			}
-			name, val := line[:sp], line[sp+1:]
-			if brace := strings.IndexByte(name, '{'); brace >= 0 {
-				name = name[:brace]
-			}
-			if v, err := strconv.ParseFloat(val, 64); err == nil {
-				out[name] += v
-			}
+		name, val := line[:sp], line[sp+1:]
+		if brace := strings.IndexByte(name, '{'); brace >= 0 {
+			name = name[:brace]
 		}
-		resp.Body.Close()
+		if v, err := strconv.ParseFloat(val, 64); err == nil {
+			out[name] += v
+		}
 	}
 	return out
 }

@@ -19,22 +19,36 @@ func runUnicast(ctx context.Context, opt Options, res *Result) error {
 		return err
 	}
 	defer e.close()
-	rng := rand.New(rand.NewPCG(opt.Seed, 0x5eed))
-	to := make([]int, count)
-	seq := make([]int64, count)
-	perUser := make([]int32, opt.N)
+	_, err = unicastPhase(ctx, e, opt, count)
+	return err
+}
+
+// unicastPlan draws count target users uniformly from [0, n) and numbers
+// each user's messages: message id goes to user to[id] as its seq[id]-th,
+// and user u gets perUser[u] messages in all.
+func unicastPlan(seed uint64, n, count int) (to []int, seq []int64, perUser []int32) {
+	rng := rand.New(rand.NewPCG(seed, 0x5eed))
+	to, seq, perUser = make([]int, count), make([]int64, count), make([]int32, n)
 	for id := range to {
-		u := rng.IntN(opt.N)
+		u := rng.IntN(n)
 		to[id], seq[id] = u, int64(perUser[u])
 		perUser[u]++
 	}
+	return to, seq, perUser
+}
+
+// unicastPhase publishes count messages at opt.Rate to random users'
+// rooms, records the phase under "unicast", and returns the target user of
+// every message.
+func unicastPhase(ctx context.Context, e *env, opt Options, count int) ([]int, error) {
+	to, seq, perUser := unicastPlan(opt.Seed, opt.N, count)
 	route := func(id int) (string, int64) { return chanUserPrefix + userID(to[id]), seq[id] }
-	_, err = e.runPhase(ctx, phaseSpec{
+	_, err := e.runPhase(ctx, phaseSpec{
 		name: "unicast", count: count, rate: opt.Rate, route: route,
 		expectPer:   func(cfg WorkerConfig) []int32 { return perUser[cfg.First : cfg.First+cfg.Count] },
 		expectTotal: int64(count),
 	})
-	return err
+	return to, err
 }
 
 // runChurn keeps N measured clients in the global room while churn clients

@@ -125,5 +125,13 @@ var scenarioMetrics = map[string][]metric{
 		{"burst.lost", "burst: lost deliveries", down, false},
 		{"paced.lost", "paced: lost deliveries", down, false},
 		{"paced.dups", "paced: duplicate deliveries", down, false},
+		{"unicast.recv_ratio_max", "unicast: received from Redis ÷ own members' messages, max over instances", down, true},
+		{"unicast.recv_ratio_min", "unicast: received from Redis ÷ own members' messages, min over instances", down, false},
+		{"unicast.deliveries_per_s", "unicast: deliveries per second", none, false},
+		{"unicast.srv_deliveries", "unicast: deliveries, server count (all instances)", none, false},
+		{"unicast.lat_p99_ms", "unicast: latency p99 (ms)", down, false},
+		{"unicast.redis_cpu_pct", "unicast: redis-server CPU (% of one core)", down, true},
+		{"unicast.lost", "unicast: lost deliveries", down, false},
+		{"unicast.dups", "unicast: duplicate deliveries", down, false},
 	},
 }

@@ -31,7 +31,8 @@ func fullPlan() []scenarioPlan {
 		// sustains measured with 1,000 messages back to back, then 5× that
 		// for 20 s.
 		{"flood", 1, []string{"-n", "5000", "-c", "500", "-m", "1000", "-flood-factor", "5", "-d", "20s"}, 6 * time.Minute},
-		{"scaleout", 6, []string{"-n", "102000", "-c", "600", "-m", "20", "-paced-m", "10", "-paced-rate", "0.5", "-phase-max", "300s"}, 20 * time.Minute},
+		// The unicast phase: 1,000 random users/s for 20 s over 6 instances.
+		{"scaleout", 6, []string{"-n", "102000", "-c", "600", "-m", "20", "-paced-m", "10", "-paced-rate", "0.5", "-rate", "1000", "-d", "20s", "-phase-max", "300s"}, 20 * time.Minute},
 	}
 }
 
@@ -48,6 +49,6 @@ func quickPlan() []scenarioPlan {
 		// 240 messages of 8 KB in 6 s: 1.9 MB per stopped reader.
 		{"slow", 1, []string{"-n", "500", "-c", "100", "-m", "240", "-slow-rate", "40", "-pad", "8000", "-slow-every", "100", "-settle", "3s"}, 2 * time.Minute},
 		{"flood", 1, []string{"-n", "1000", "-c", "100", "-m", "300", "-flood-factor", "5", "-d", "5s"}, 2 * time.Minute},
-		{"scaleout", 2, []string{"-n", "2000", "-c", "200", "-m", "50", "-paced-m", "5", "-paced-rate", "5"}, 2 * time.Minute},
+		{"scaleout", 3, []string{"-n", "2100", "-c", "200", "-m", "50", "-paced-m", "5", "-paced-rate", "5", "-rate", "300", "-d", "5s"}, 2 * time.Minute},
 	}
 }

@@ -105,8 +105,8 @@ func (s *suite) writeReport(m machine, plan []scenarioPlan) error {
 		invocation, mode, s.started.UTC().Format("2006-01-02 15:04 MST"), s.cfg.Runs)
 	w("interleaved (%s) and every scenario gets freshly started server processes. Raw results:\n", strings.Join(servers, ", "))
 	w("`%s` (not committed).\n\n", relPath(s.cfg.Root, s.dir))
-	w("Cells are **median [min..max] over runs**. Ratio columns divide notify-wss's median by the other\n")
-	w("server's: for rows marked ↑ higher is better, for rows marked ↓ lower is better; unmarked rows are\n")
+	w("Cells are **median [min..max] over runs**. Ratio columns divide the first server's median by the\n")
+	w("second's: for rows marked ↑ higher is better, for rows marked ↓ lower is better; unmarked rows are\n")
 	w("counts or settings. Lost and duplicate deliveries must be 0.\n\n")
 
 	w("## Machine\n\n")
@@ -146,7 +146,12 @@ func (s *suite) writeReport(m machine, plan []scenarioPlan) error {
 
 	s.failures(&b)
 	w("\n## Servers\n\n")
-	w("- **notify-wss**: `bin/notify-wss` built from `./cmd/notify-wss`, default settings.\n")
+	w("- **notify-wss**: `bin/notify-wss` built from `./cmd/notify-wss`, default settings (REDIS_SUBSCRIBE=pattern:\n")
+	w("  every instance PSUBSCRIBEs to every user and channel).\n")
+	if slices.Contains(servers, NotifyWSSDynamic) {
+		w("- **notify-wss-dynamic**: the same binary with `REDIS_SUBSCRIBE=dynamic`: each instance SUBSCRIBEs to a\n")
+		w("  room's channel while the room has members there.\n")
+	}
 	w("- **node**: `bench/peers/node/server.js`, socket.io 4.8.4 with its defaults and the `redis` 4.7.1 client\n")
 	w("  (dependencies pinned in `package-lock.json`).\n")
 	w("- **floor**: `bench/peers/floor`, a bare gnet server: minimal handshake, one broadcast set, one\n")
@@ -169,7 +174,7 @@ var scenarioBlurb = map[string]string{
 	"churn":    "N stable clients in the global room receive paced broadcasts while extra clients connect at a fixed rate, join the room, and disconnect after a hold time.",
 	"slow":     "1% of the clients stop reading; messages are published at a rate the others can follow. Healthy clients must lose nothing; the server must either drop the stopped readers or hold their backlog (see RSS).",
 	"flood":    "N clients in the global room. First M messages back to back: their deliveries per second over N is the rate the server sustains. Then 5× that rate for D seconds: more than any server can deliver, so the question is what it does with the excess — hold it (memory, latency), shed it (messages no client gets) or cut clients. Latency is over what was delivered. The server's shed count comes from its `/metrics` (`notify_wss_shed_messages_total`, full and stale; per event loop). Lost deliveries are expected here and not an error.",
-	"scaleout": "Several server processes on the same Redis, clients spread over them round-robin (≥100K connections in the full run; each process may open at most 20,000 descriptors). Broadcasts reach every process through Redis.",
+	"scaleout": "K server processes on the same Redis, clients spread over them round-robin (client and user i on instance i mod K; ≥100K connections in the full run; each process may open at most 20,000 descriptors). Broadcasts (burst, paced) reach every process through Redis. **unicast**: PUBLISH to `user:notifications:<id>` of random users at a fixed rate; each instance's `/metrics` is scraped before and after, and *received ÷ own* is `notify_wss_notifications_received_total` over the messages addressed to its own users (max and min over instances): K when every instance subscribes by pattern, 1 when it subscribes only to its rooms (goal ≤ 1.1). Redis CPU is redis-server's, over the phase.",
 }
 
 // table writes the summary: headline metrics of every scenario.
@@ -202,19 +207,31 @@ func arrow(mt metric) string {
 	return ""
 }
 
+// comparison is a ratio column: a's median ÷ b's.
+type comparison struct{ a, b string }
+
+// comparisons lists the ratio columns for servers: notify-wss against each
+// peer, and dynamic subscription against pattern.
+func comparisons(servers []string) []comparison {
+	var out []comparison
+	for _, c := range []comparison{{NotifyWSS, Node}, {NotifyWSS, Floor}, {NotifyWSSDynamic, NotifyWSS}} {
+		if slices.Contains(servers, c.a) && slices.Contains(servers, c.b) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 func (s *suite) header(b *strings.Builder, first string, servers []string) {
 	fmt.Fprintf(b, "| %s |", first)
 	for _, sv := range servers {
 		fmt.Fprintf(b, " %s |", sv)
 	}
-	cols := len(servers)
-	for _, other := range []string{Node, Floor} {
-		if slices.Contains(servers, NotifyWSS) && slices.Contains(servers, other) {
-			fmt.Fprintf(b, " notify-wss ÷ %s |", other)
-			cols++
-		}
+	cmp := comparisons(servers)
+	for _, c := range cmp {
+		fmt.Fprintf(b, " %s ÷ %s |", c.a, c.b)
 	}
-	b.WriteString("\n|---|" + strings.Repeat("---:|", cols) + "\n")
+	b.WriteString("\n|---|" + strings.Repeat("---:|", len(servers)+len(cmp)) + "\n")
 }
 
 func (s *suite) row(b *strings.Builder, label, scenario string, mt metric, servers []string) {
@@ -225,10 +242,8 @@ func (s *suite) row(b *strings.Builder, label, scenario string, mt metric, serve
 		stats[sv] = statOf(s.values(scenario, sv, key))
 		fmt.Fprintf(b, " %s |", stats[sv])
 	}
-	for _, other := range []string{Node, Floor} {
-		if slices.Contains(servers, NotifyWSS) && slices.Contains(servers, other) {
-			fmt.Fprintf(b, " %s |", ratio(stats[NotifyWSS], stats[other], mt.dir))
-		}
+	for _, c := range comparisons(servers) {
+		fmt.Fprintf(b, " %s |", ratio(stats[c.a], stats[c.b], mt.dir))
 	}
 	b.WriteString("\n")
 }

@@ -212,3 +212,81 @@ func TestQuickReportDoesNotJudgeTargets(t *testing.T) {
 		t.Errorf("quick report judges targets:\n%s", md)
 	}
 }
+
+func TestComparisons(t *testing.T) {
+	cases := []struct {
+		servers []string
+		want    []comparison
+	}{
+		{[]string{NotifyWSS, Node, Floor}, []comparison{{NotifyWSS, Node}, {NotifyWSS, Floor}}},
+		{[]string{NotifyWSS, NotifyWSSDynamic}, []comparison{{NotifyWSSDynamic, NotifyWSS}}},
+		{[]string{NotifyWSSDynamic, Node}, nil},
+		{[]string{NotifyWSS}, nil},
+	}
+	for _, tc := range cases {
+		if got := comparisons(tc.servers); !slices.Equal(got, tc.want) {
+			t.Errorf("comparisons(%v) = %v, want %v", tc.servers, got, tc.want)
+		}
+	}
+}
+
+// The dynamic kind runs the notify-wss binary with REDIS_SUBSCRIBE=dynamic,
+// so building notify-wss is needed for either kind, and nothing else is.
+func TestServerKinds(t *testing.T) {
+	dyn := serverKinds[NotifyWSSDynamic]
+	if !slices.Contains(dyn.env, "REDIS_SUBSCRIBE=dynamic") || !slices.Equal(dyn.argv("/r"), serverKinds[NotifyWSS].argv("/r")) {
+		t.Errorf("notify-wss-dynamic: env %v, argv %v", dyn.env, dyn.argv("/r"))
+	}
+	if len(serverKinds[NotifyWSS].env) != 0 {
+		t.Errorf("notify-wss has extra env %v", serverKinds[NotifyWSS].env)
+	}
+	for _, tc := range []struct {
+		servers []string
+		target  string
+		want    bool
+	}{
+		{[]string{NotifyWSSDynamic}, NotifyWSS, true},
+		{[]string{Node, NotifyWSS}, NotifyWSS, true},
+		{[]string{NotifyWSSDynamic}, Floor, false},
+		{[]string{Node}, NotifyWSS, false},
+	} {
+		if got := needsBinary(tc.servers, tc.target); got != tc.want {
+			t.Errorf("needsBinary(%v, %s) = %v", tc.servers, tc.target, got)
+		}
+	}
+	err := Run(t.Context(), Config{Root: t.TempDir(), Servers: []string{"notify-wss-dinamic"}})
+	if err == nil || !strings.Contains(err.Error(), "unknown server") {
+		t.Errorf("unknown server: %v", err)
+	}
+}
+
+// A report of pattern against dynamic has the dynamic ÷ pattern column and
+// judges the dynamic-mode targets on the dynamic server's medians.
+func TestReportDynamicAgainstPattern(t *testing.T) {
+	dir := t.TempDir()
+	s := &suite{cfg: Config{Root: dir, Out: filepath.Join(dir, "B.md"), Runs: 1, Servers: []string{NotifyWSS, NotifyWSSDynamic}}, dir: dir}
+	s.records = []record{
+		{Run: 1, Server: NotifyWSS, Scenario: "connect", Result: &loadgen.Result{Metrics: map[string]float64{"connect.conns_per_s": 1000}}},
+		{Run: 1, Server: NotifyWSSDynamic, Scenario: "connect", Result: &loadgen.Result{Metrics: map[string]float64{"connect.conns_per_s": 950}}},
+		{Run: 1, Server: NotifyWSS, Scenario: "scaleout", Result: &loadgen.Result{Metrics: map[string]float64{"unicast.recv_ratio_max": 3.2}}},
+		{Run: 1, Server: NotifyWSSDynamic, Scenario: "scaleout", Result: &loadgen.Result{Metrics: map[string]float64{"unicast.recv_ratio_max": 1.2, "unicast.lost": 1}}},
+	}
+	if err := s.writeReport(machine{}, []scenarioPlan{{name: "connect", instances: 1}, {name: "scaleout", instances: 3}}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(s.cfg.Out)
+	md := string(b)
+	for _, want := range []string{
+		"| metric | notify-wss | notify-wss-dynamic | notify-wss-dynamic ÷ notify-wss |",
+		"| handshakes per second ↑ | 1000 | 950 | 0.95× |",
+		"| unicast: received from Redis ÷ own members' messages, max over instances ↓ | 3.20 | 1.20 | 0.37× |",
+		"| connect, dynamic: ≥ 0.9× pattern's connections/s | 950 | notify-wss 1000 → limit 900 | **met** |",
+		"| scale-out, dynamic: received from Redis ÷ own members' messages ≤ 1.1 on every instance | 1.20 | limit 1.10 | **missed** |",
+		"| lost = duplicated = 0 in every scenario | 1 |",
+		"REDIS_SUBSCRIBE=dynamic",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+}

@@ -45,14 +45,15 @@ type record struct {
 
 // suite is the state of one benchrun invocation.
 type suite struct {
-	cfg     Config
-	ps      *procs
-	redis   string
-	log     io.Writer // server and redis output
-	records []record
-	notes   []string
-	started time.Time
-	dir     string // this invocation's results directory
+	cfg      Config
+	ps       *procs
+	redis    string
+	redisPID int       // redis-server's pid, for its CPU
+	log      io.Writer // server and redis output
+	records  []record
+	notes    []string
+	started  time.Time
+	dir      string // this invocation's results directory
 }
 
 // Run executes the suite and writes the report. Every child process is
@@ -76,6 +77,11 @@ func Run(ctx context.Context, cfg Config) error {
 	plan, err := selectPlan(cfg)
 	if err != nil {
 		return err
+	}
+	for _, sv := range cfg.Servers {
+		if _, ok := serverKinds[sv]; !ok {
+			return fmt.Errorf("runner: unknown server %q", sv)
+		}
 	}
 	s := &suite{cfg: cfg, ps: newProcs(), started: time.Now()}
 	defer s.ps.stopAll()
@@ -111,7 +117,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer s.ps.stop(rp)
-	s.redis = raddr
+	s.redis, s.redisPID = raddr, rp.pid()
 
 	for run := 1; run <= cfg.Runs && ctx.Err() == nil; run++ {
 		for _, sc := range plan {
@@ -166,7 +172,7 @@ func (s *suite) build(ctx context.Context) {
 		{NotifyWSS, "notify-wss", "./cmd/notify-wss"},
 	}
 	for _, t := range targets {
-		if t.server != "" && !slices.Contains(s.cfg.Servers, t.server) {
+		if t.server != "" && !needsBinary(s.cfg.Servers, t.server) {
 			continue
 		}
 		fmt.Fprintf(s.cfg.Progress, "build %s\n", t.pkg)
@@ -179,7 +185,11 @@ func (s *suite) build(ctx context.Context) {
 				s.cfg.Servers = nil // nothing can run without the generator
 				return
 			}
-			s.dropServer(t.server, err)
+			for _, sv := range slices.Clone(s.cfg.Servers) {
+				if serverKinds[sv].binary == t.server {
+					s.dropServer(sv, err)
+				}
+			}
 		}
 	}
 }
@@ -237,7 +247,7 @@ func (s *suite) runOne(ctx context.Context, run int, sc scenarioPlan, server str
 		pids = append(pids, strconv.Itoa(in.p.pid()))
 	}
 	argv := append([]string{filepath.Join(s.cfg.Root, "bin", "loadgen"), sc.name,
-		"-label", server, "-redis", s.redis, "-secret", s.cfg.Secret,
+		"-label", server, "-redis", s.redis, "-redis-pid", strconv.Itoa(s.redisPID), "-secret", s.cfg.Secret,
 		"-target", strings.Join(targets, ","), "-server-pid", strings.Join(pids, ",")}, sc.args...)
 	rec.Command = shellJoin(argv)
 

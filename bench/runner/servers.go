@@ -14,8 +14,11 @@ import (
 // Server names, as used on the command line and in the report.
 const (
 	NotifyWSS = "notify-wss"
-	Node      = "node"
-	Floor     = "floor"
+	// NotifyWSSDynamic is the same binary with REDIS_SUBSCRIBE=dynamic: one
+	// SUBSCRIBE per room with members here instead of PSUBSCRIBE to all.
+	NotifyWSSDynamic = "notify-wss-dynamic"
+	Node             = "node"
+	Floor            = "floor"
 )
 
 // serverStartTimeout bounds how long a server may take to listen.
@@ -26,14 +29,33 @@ type serverKind struct {
 	name string
 	// argv returns the command line, relative to the repository root.
 	argv func(root string) []string
+	// env is added to serverEnv: the settings that make this kind.
+	env []string
+	// binary is the build target (a server name in build) whose output
+	// argv runs; "" when nothing is built.
+	binary string
 }
 
+func notifyWSSArgv(root string) []string { return []string{filepath.Join(root, "bin", "notify-wss")} }
+
 var serverKinds = map[string]serverKind{
-	NotifyWSS: {NotifyWSS, func(root string) []string { return []string{filepath.Join(root, "bin", "notify-wss")} }},
-	Node: {Node, func(root string) []string {
+	NotifyWSS:        {name: NotifyWSS, argv: notifyWSSArgv, binary: NotifyWSS},
+	NotifyWSSDynamic: {name: NotifyWSSDynamic, argv: notifyWSSArgv, env: []string{"REDIS_SUBSCRIBE=dynamic"}, binary: NotifyWSS},
+	Node: {name: Node, argv: func(root string) []string {
 		return []string{"node", filepath.Join(root, "bench", "peers", "node", "server.js")}
 	}},
-	Floor: {Floor, func(root string) []string { return []string{filepath.Join(root, "bin", "bench-floor")} }},
+	Floor: {name: Floor, argv: func(root string) []string { return []string{filepath.Join(root, "bin", "bench-floor")} }, binary: Floor},
+}
+
+// needsBinary reports whether any of servers runs the binary built for
+// target.
+func needsBinary(servers []string, target string) bool {
+	for _, sv := range servers {
+		if serverKinds[sv].binary == target {
+			return true
+		}
+	}
+	return false
 }
 
 // instance is one running server process.
@@ -66,7 +88,7 @@ func startServers(ctx context.Context, ps *procs, root string, k serverKind, cou
 			return out, err
 		}
 		argv := k.argv(root)
-		env := serverEnv(redisAddr, secret, port)
+		env := append(serverEnv(redisAddr, secret, port), k.env...)
 		cmd := exec.Command(argv[0], argv[1:]...)
 		cmd.Env = append(env, "PATH="+pathEnv())
 		cmd.Dir = root
