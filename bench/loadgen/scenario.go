@@ -159,6 +159,12 @@ func runFanout(ctx context.Context, opt Options, res *Result) error {
 		return err
 	}
 	defer e.close()
+	return e.runBroadcasts(ctx, opt)
+}
+
+// runBroadcasts runs the fanout phases to the global room: Msgs messages
+// back to back ("burst"), then PacedMsgs at PacedRate ("paced").
+func (e *env) runBroadcasts(ctx context.Context, opt Options) error {
 	if opt.Msgs > 0 {
 		if _, err := e.runPhase(ctx, phaseSpec{name: "burst", broadcast: true, count: opt.Msgs, route: Broadcast}); err != nil {
 			return err

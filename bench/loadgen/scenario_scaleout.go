@@ -33,15 +33,8 @@ func runScaleout(ctx context.Context, opt Options, res *Result) error {
 		return err
 	}
 	defer e.close()
-	if opt.Msgs > 0 {
-		if _, err := e.runPhase(ctx, phaseSpec{name: "burst", broadcast: true, count: opt.Msgs, route: Broadcast}); err != nil {
-			return err
-		}
-	}
-	if opt.PacedMsgs > 0 {
-		if _, err := e.runPhase(ctx, phaseSpec{name: "paced", broadcast: true, count: opt.PacedMsgs, rate: opt.PacedRate, route: Broadcast}); err != nil {
-			return err
-		}
+	if err := e.runBroadcasts(ctx, opt); err != nil {
+		return err
 	}
 	if count <= 0 {
 		return nil
