@@ -80,6 +80,7 @@
 // # Files
 //
 //	server.go   Server, Broadcast, gnet callbacks, stats
+//	accept.go   accept errors: count, pause the listener, shed the backlog
 //	config.go   Config and its defaults
 //	conn.go     per-connection state, WebSocket frames, HTTP routing, writes
 //	http.go     query strings and HTTP responses
