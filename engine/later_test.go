@@ -124,18 +124,7 @@ func TestLater(t *testing.T) {
 // owns the session by then, and what it emits must arrive on the
 // WebSocket. RoomDemand must not hear of the move.
 func TestLaterDuringHandover(t *testing.T) {
-	tests := []struct {
-		name         string
-		loops        int
-		otherLoop    bool
-		releaseFirst bool
-	}{
-		{"one loop", 1, false, false},
-		{"same loop of two", 2, false, false},
-		{"other loop, adopt first", 2, true, false},
-		{"other loop, release first", 2, true, true},
-	}
-	for _, tt := range tests {
+	for _, tt := range handoverCases {
 		t.Run(tt.name, func(t *testing.T) {
 			var demand demandLog
 			sockets := make(chan *Socket, 1)

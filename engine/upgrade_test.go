@@ -95,6 +95,20 @@ func (p *handoverProbe) hook(step handoffStep, h *handoff) {
 	}
 }
 
+// handoverCases are the shapes of a polling→WebSocket hand-over that the
+// hand-over tests go through.
+var handoverCases = []struct {
+	name         string
+	loops        int
+	otherLoop    bool // the WebSocket lands on another loop than the session
+	releaseFirst bool // with otherLoop: the old loop lets go before the new one adopts
+}{
+	{"one loop", 1, false, false},
+	{"same loop of two", 2, false, false},
+	{"other loop, adopt first", 2, true, false},
+	{"other loop, release first", 2, true, true},
+}
+
 // TestUpgradeHandover moves a polling session to a WebSocket while
 // broadcasts arrive in every window of the hand-over (upgrade.go): queued
 // for polling before "5", and at each step, through Server.handoffHook, on
@@ -102,18 +116,7 @@ func (p *handoverProbe) hook(step handoffStep, h *handoff) {
 // Every broadcast must arrive on the WebSocket exactly once and in order,
 // and nothing may be left on (or sent over) the polling transport.
 func TestUpgradeHandover(t *testing.T) {
-	tests := []struct {
-		name         string
-		loops        int
-		otherLoop    bool // the WebSocket lands on another loop than the session
-		releaseFirst bool // with otherLoop: the old loop lets go before the new one adopts
-	}{
-		{"one loop", 1, false, false},
-		{"same loop of two", 2, false, false},
-		{"other loop, adopt first", 2, true, false},
-		{"other loop, release first", 2, true, true},
-	}
-	for _, tt := range tests {
+	for _, tt := range handoverCases {
 		t.Run(tt.name, func(t *testing.T) {
 			probe := newHandoverProbe(t, "r", tt.releaseFirst)
 			srv, _ := startTestServerWith(t, Config{Loops: tt.loops}, func(srv *Server) {
