@@ -63,9 +63,17 @@ type pendingMessage struct {
 // packet, a CONNECT reply and the events the handler emits with it), not
 // one write(2) per packet.
 func (cn *conn) onTraffic() gnet.Action {
+	action := gnet.None
+	cn.batched(func() { action = cn.consume() })
+	return action
+}
+
+// batched runs f with every write to cn joining one buffer, written with
+// one write(2) when f returns. Runs on the loop; not re-entrant.
+func (cn *conn) batched(f func()) {
 	sh := cn.sh
 	sh.batchConn = cn
-	action := cn.consume()
+	f()
 	sh.batchConn = nil
 	if len(sh.batchBuf) > 0 {
 		_, _ = cn.gc.Write(sh.batchBuf)
@@ -74,7 +82,6 @@ func (cn *conn) onTraffic() gnet.Action {
 			sh.batchBuf = nil
 		}
 	}
-	return action
 }
 
 // maxBatchBuf is the largest answer buffer a loop keeps between calls.

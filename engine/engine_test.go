@@ -31,6 +31,9 @@ type testHandler struct {
 	// connected, when set (between New and Run), is called with every
 	// socket after its hello.
 	connected func(*Socket)
+	// held receives the sockets that connected with the token "hold":
+	// their CONNECT reply is held (HoldConnect) and they get no hello.
+	held chan *Socket
 }
 
 func (h *testHandler) Connect(s *Socket, auth []byte) error {
@@ -39,13 +42,21 @@ func (h *testHandler) Connect(s *Socket, auth []byte) error {
 	if a.Token == "" {
 		a.Token = s.Handshake().QueryValue("token")
 	}
-	if a.Token != "ok" {
+	switch a.Token {
+	case "ok":
+	case "hold":
+		s.HoldConnect()
+	default:
 		return &ConnectError{Message: "Authentication failed", Data: map[string]string{"reason": "bad"}}
 	}
 	return nil
 }
 
 func (h *testHandler) Connected(s *Socket) {
+	if s.held {
+		h.held <- s
+		return
+	}
 	_ = s.Emit("hello", s.ID())
 	if h.connected != nil {
 		h.connected(s)
@@ -114,7 +125,7 @@ func startTestServerWith(t *testing.T, cfg Config, setup func(*Server)) (*Server
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	h := &testHandler{}
+	h := &testHandler{held: make(chan *Socket, 16)}
 	srv := New(cfg, h)
 	if setup != nil {
 		setup(srv)
@@ -836,5 +847,37 @@ func TestSessionOutlivesNamespaceDisconnect(t *testing.T) {
 	}
 	if st := srv.Stats(); st.Sessions != 1 || st.Sockets != 0 {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+// A held CONNECT reply (HoldConnect) is sent by ReleaseConnect, from a
+// Later task, followed by what the task emits; nothing reaches the client
+// before it.
+func TestHeldConnectReply(t *testing.T) {
+	srv, h := startTestServer(t, Config{})
+	c := dial(t, srv)
+	c.openWS(false)
+	c.sendText(`40{"token":"hold"}`)
+	var s *Socket
+	select {
+	case s = <-h.held:
+	case <-time.After(waitFor):
+		t.Fatal("the socket did not connect")
+	}
+	// Nothing for the client yet (the read must time out).
+	_ = c.c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	if b, err := c.br.Peek(1); err == nil {
+		t.Fatalf("the client got %q before the reply was released", b)
+	}
+	_ = c.c.SetReadDeadline(time.Now().Add(waitFor))
+	s.Later(func() {
+		s.ReleaseConnect()
+		_ = s.Emit("hello", "late")
+	})
+	if r := c.readText(); !strings.HasPrefix(r, `40{"sid":"`+s.ID()) {
+		t.Fatalf("CONNECT reply %q", r)
+	}
+	if r := c.readText(); r != `42["hello","late"]` {
+		t.Fatalf("after the reply: %q", r)
 	}
 }

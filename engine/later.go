@@ -88,5 +88,11 @@ func (sh *shard) runLater(t *laterTask) {
 	if t.sock.slot < 0 || ss.closed {
 		return
 	}
+	// What fn writes to the socket leaves in one write (a released CONNECT
+	// reply and the event after it, say).
+	if cn := ss.directWS(); cn != nil && sh.batchConn == nil {
+		cn.batched(t.fn)
+		return
+	}
 	t.fn()
 }

@@ -93,6 +93,7 @@ type Socket struct {
 	sess  *session
 	slot  int32
 	nsp   uint8 // index in Config.Namespaces
+	held  bool  // the CONNECT reply waits for ReleaseConnect
 	rooms []string
 
 	// Data is free for the application (the authenticated user, say).
@@ -143,6 +144,25 @@ func (s *Socket) Leave(room string) {
 	}
 	s.rooms = slices.Delete(s.rooms, i, i+1)
 	s.sess.sh.leave(key, s)
+}
+
+// HoldConnect, called from Handler.Connect, keeps the socket's CONNECT
+// reply until ReleaseConnect: the client's connect then waits for what the
+// application needs first (a Redis subscription, say). Meanwhile the socket
+// is connected on the server (Connected runs, it may join rooms) but must
+// not be sent anything: the reply comes first.
+func (s *Socket) HoldConnect() { s.held = true }
+
+// ReleaseConnect sends a CONNECT reply held by HoldConnect; it does
+// nothing otherwise. Call it on the socket's loop (Connected, or a
+// Socket.Later task, whose writes to the socket leave in one write: the
+// reply and what follows it).
+func (s *Socket) ReleaseConnect() {
+	if !s.held || s.slot < 0 || s.sess.closed {
+		return
+	}
+	s.held = false
+	s.sess.sendConnectReply(s)
 }
 
 // SetExpiry makes the session end at t, with CloseTokenExpired: a
@@ -398,13 +418,23 @@ func (ss *session) connect(ns, auth []byte) {
 	}
 	ss.sh.allocSlot(sock, ss.directWS())
 	srv.counters.sockets.Add(1)
-	reply.Type = eio.SIOConnect
+	if !sock.held {
+		ss.sendConnectReply(sock)
+	}
+	ss.reschedule()
+	srv.handler.Connected(sock)
+}
+
+// sendConnectReply sends the CONNECT reply of a socket that connected.
+func (ss *session) sendConnectReply(sock *Socket) {
+	reply := eio.SIOPacket{Type: eio.SIOConnect, ID: eio.NoAckID}
+	if ns := sock.Namespace(); ns != "/" {
+		reply.Namespace = []byte(ns)
+	}
 	if !ss.eio3 { // socket.io v2 clients get a bare "40"
 		reply.Data = append(append([]byte(`{"sid":"`), sock.id...), `"}`...)
 	}
 	ss.sendSIO(reply, nil)
-	ss.reschedule()
-	srv.handler.Connected(sock)
 }
 
 // socketID returns the id of a new socket in namespace ns: random, or for

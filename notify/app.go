@@ -60,6 +60,11 @@ func (a *app) Connect(s *engine.Socket, auth []byte) error {
 		return &engine.ConnectError{Message: authFailed, Data: map[string]string{"reason": reason}}
 	}
 	s.Data = &u
+	if a.subs != nil {
+		// The CONNECT reply waits for the user room's subscription with
+		// "connected" (see Connected), so that both leave in one write.
+		s.HoldConnect()
+	}
 	return nil
 }
 
@@ -75,7 +80,9 @@ type connectedEvent struct {
 }
 
 // Connected joins the user's own room and greets the client once the
-// room's notifications reach the server. From then on the socket keeps
+// room's notifications reach the server (in dynamic mode the CONNECT reply
+// waits with the greeting: one write, and a client's connect means its
+// notifications flow). From then on the socket keeps
 // only the user id: an idle connection should hold no more than it needs.
 func (a *app) Connected(s *engine.Socket) {
 	u := s.Data.(*User)
@@ -85,6 +92,7 @@ func (a *app) Connected(s *engine.Socket) {
 	s.SetExpiry(u.Expires)
 	id, name := u.ID, u.DisplayName
 	a.whenLive(s, room, func() {
+		s.ReleaseConnect()
 		_ = s.Emit("connected", connectedEvent{
 			Message:     "Connected to notification server",
 			UserID:      id,
