@@ -2,11 +2,13 @@ package bridge
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -93,9 +95,7 @@ func parseTarget(mode Mode, url string) (*target, error) {
 		t.standalone, err = redis.ParseURL(url)
 		if err == nil {
 			o := t.standalone
-			o.Protocol = resp2Unless(o.Protocol)
-			o.DialTimeout = dialTimeoutOr(o.DialTimeout)
-			o.Dialer = dialer(o.DialTimeout, o.TLSConfig)
+			tuneConns(&o.Protocol, &o.DialTimeout, &o.Dialer, o.TLSConfig)
 		}
 	case ModeSentinel:
 		t.failover, err = redis.ParseFailoverURL(url)
@@ -104,19 +104,15 @@ func parseTarget(mode Mode, url string) (*target, error) {
 		}
 		if err == nil {
 			o := t.failover
-			o.Protocol = resp2Unless(o.Protocol)
-			o.DialTimeout = dialTimeoutOr(o.DialTimeout)
-			// Used for the sentinels and for the master alike, as go-redis
-			// itself does with one TLSConfig.
-			o.Dialer = dialer(o.DialTimeout, o.TLSConfig)
+			// One dialer for the sentinels and the master alike, as
+			// go-redis itself does with one TLSConfig.
+			tuneConns(&o.Protocol, &o.DialTimeout, &o.Dialer, o.TLSConfig)
 		}
 	case ModeCluster:
 		t.cluster, err = redis.ParseClusterURL(url)
 		if err == nil {
 			o := t.cluster
-			o.Protocol = resp2Unless(o.Protocol)
-			o.DialTimeout = dialTimeoutOr(o.DialTimeout)
-			o.Dialer = dialer(o.DialTimeout, o.TLSConfig)
+			tuneConns(&o.Protocol, &o.DialTimeout, &o.Dialer, o.TLSConfig)
 		}
 	default:
 		_, err = ParseMode(string(mode))
@@ -142,6 +138,15 @@ func checkFailover(o *redis.FailoverOptions) error {
 }
 
 // resp2Unless returns p, or 2 when the URL left the protocol unset.
+// tuneConns sets what the bridge wants of every connection go-redis opens,
+// whichever client's options the fields belong to: RESP2 unless the URL
+// asks otherwise, a dial timeout, and the keep-alive dialer.
+func tuneConns(protocol *int, dialTimeout *time.Duration, dial *func(ctx context.Context, network, addr string) (net.Conn, error), tlsConfig *tls.Config) {
+	*protocol = resp2Unless(*protocol)
+	*dialTimeout = dialTimeoutOr(*dialTimeout)
+	*dial = dialer(*dialTimeout, tlsConfig)
+}
+
 func resp2Unless(p int) int {
 	if p == 0 {
 		return 2
