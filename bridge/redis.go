@@ -137,7 +137,6 @@ func checkFailover(o *redis.FailoverOptions) error {
 	return nil
 }
 
-// resp2Unless returns p, or 2 when the URL left the protocol unset.
 // tuneConns sets what the bridge wants of every connection go-redis opens,
 // whichever client's options the fields belong to: RESP2 unless the URL
 // asks otherwise, a dial timeout, and the keep-alive dialer.
@@ -147,6 +146,7 @@ func tuneConns(protocol *int, dialTimeout *time.Duration, dial *func(ctx context
 	*dial = dialer(*dialTimeout, tlsConfig)
 }
 
+// resp2Unless returns p, or 2 when the URL left the protocol unset.
 func resp2Unless(p int) int {
 	if p == 0 {
 		return 2
