@@ -254,7 +254,7 @@ func (b *Bridge) session(runCtx context.Context, client redis.UniversalClient, r
 		activity.Store(int64(now.Sub(start)))
 		switch v := v.(type) {
 		case *redis.Message:
-			b.handle(v, now)
+			b.handle(v.Channel, v.Payload, Position{}, now)
 		case *redis.Subscription:
 			switch {
 			case b.confirmed(v): // a room's channel (dynamic mode)
@@ -365,26 +365,48 @@ func (b *Bridge) followMaster(ctx context.Context, client redis.UniversalClient,
 	}
 }
 
-// handle routes one Redis message, builds its frame and delivers it.
-func (b *Bridge) handle(msg *redis.Message, now time.Time) {
-	room, kind, ok := RoomFor(msg.Channel)
+// handle routes one message from Redis (channel and payload, from pos in
+// its input), builds its frame and delivers it, through the Sequencer when
+// there is one.
+func (b *Bridge) handle(channel, payload string, pos Position, now time.Time) {
+	room, kind, ok := RoomFor(channel)
 	if !ok {
 		b.dropped.Add(1)
 		if b.log.Enabled(context.Background(), slog.LevelDebug) {
-			b.log.Debug("dropping notification: no room for channel", slog.String("channel", msg.Channel))
+			b.log.Debug("dropping notification: no room for channel", slog.String("channel", channel))
 		}
 		return
 	}
-	m, err := NewMessage(room, kind, stringBytes(msg.Payload))
+	var err error
+	if seq := b.cfg.Sequencer; seq != nil {
+		err = seq.Sequence(pos, func(offset []byte) (*Message, error) {
+			return b.build(room, kind, payload, offset, pos, now)
+		}, b.deliver)
+	} else {
+		var m *Message
+		if m, err = b.build(room, kind, payload, nil, pos, now); err == nil {
+			b.deliver(m)
+		}
+	}
 	if err != nil {
 		b.invalid.Add(1)
-		b.logInvalid(msg.Channel, msg.Payload, now)
+		b.logInvalid(channel, payload, now)
 		return
 	}
-	m.Received = now
+	if !pos.Backfill {
+		b.received[kind].Add(1)
+	}
+}
+
+// build builds the message of a payload for room, with offset.
+func (b *Bridge) build(room string, kind Kind, payload string, offset []byte, pos Position, now time.Time) (*Message, error) {
+	m, err := NewMessageAt(room, kind, stringBytes(payload), offset)
+	if err != nil {
+		return nil, err
+	}
+	m.Received, m.Pos = now, pos
 	m.onWritten = b.cfg.OnWritten
-	b.received[kind].Add(1)
-	b.deliver(m)
+	return m, nil
 }
 
 // logInvalid logs a dropped invalid payload with a short preview, at most one

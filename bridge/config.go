@@ -61,6 +61,10 @@ type Config struct {
 	// do not make the bridge unsubscribe and subscribe again. Zero value
 	// means DefaultUnsubscribeGrace.
 	UnsubscribeGrace time.Duration
+	// Sequencer, when set, gives every message its recovery offset and
+	// delivers it (see Sequencer); nil means messages go straight to
+	// Deliver, without offsets.
+	Sequencer Sequencer
 }
 
 // withDefaults returns cfg with zero values replaced by the defaults.

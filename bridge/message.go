@@ -40,6 +40,8 @@ type Message struct {
 	// Received is when the message was read from Redis (time.Now, with its
 	// monotonic reading; use time.Since for latency).
 	Received time.Time
+	// Pos is where the message came from (zero for pub/sub).
+	Pos Position
 
 	buf       *bytebufferpool.ByteBuffer // header + packet
 	hdr       int                        // header length: 2, 4 or 10
@@ -76,10 +78,22 @@ var (
 // afterwards. The message starts with one reference, owned by the caller, and
 // Received set to now.
 func NewMessage(room string, kind Kind, payload []byte) (*Message, error) {
+	return NewMessageAt(room, kind, payload, nil)
+}
+
+// NewMessageAt is NewMessage with a recovery offset as the event's last
+// argument, 42["notification",<json>,"<offset>"], which socket.io-client
+// (4.6 and later) remembers and sends back when it reconnects. offset must
+// need no JSON escaping (package notify's offsets are [0-9a-z.-]); nil or
+// empty means none.
+func NewMessageAt(room string, kind Kind, payload, offset []byte) (*Message, error) {
 	if !utf8.Valid(payload) || !eio.ValidJSON(payload) {
 		return nil, ErrInvalidJSON
 	}
 	n := len(packetPrefix) + len(payload) + len(packetSuffix)
+	if len(offset) > 0 {
+		n += len(offset) + 3 // ,"…"
+	}
 	hdr := eio.FrameHeaderSize(n)
 
 	m := messagePool.Get().(*Message)
@@ -94,6 +108,11 @@ func NewMessage(room string, kind Kind, payload []byte) (*Message, error) {
 	eio.PutFrameHeader(b, ws.OpText, n)
 	b = append(b, packetPrefix...)
 	b = append(b, payload...)
+	if len(offset) > 0 {
+		b = append(b, ',', '"')
+		b = append(b, offset...)
+		b = append(b, '"')
+	}
 	b = append(b, packetSuffix...)
 	m.buf.B = b
 	m.refs.Store(1)
@@ -152,6 +171,7 @@ func (m *Message) free() {
 	m.buf = nil
 	m.Room = ""
 	m.Received = time.Time{}
+	m.Pos = Position{}
 	m.hdr = 0
 	messagePool.Put(m)
 }
