@@ -160,6 +160,9 @@ func (b *Bridge) Run(ctx context.Context) error {
 	for {
 		wasUp, err := b.session(ctx, client, rec)
 		b.connected.Store(false)
+		if g, ok := b.cfg.Sequencer.(gapper); ok && wasUp {
+			g.Gap() // what is published until the next session is lost
+		}
 		if ctx.Err() != nil {
 			return nil
 		}

@@ -41,3 +41,9 @@ type Sequencer interface {
 	// Delivered or not, Sequence owns the built message's reference.
 	Sequence(pos Position, build func(offset []byte) (*Message, error), deliver Deliver) error
 }
+
+// gapper is a Sequencer that wants to know when pub/sub messages may have
+// been lost: the bridge calls Gap when a live subscription ends.
+type gapper interface {
+	Gap()
+}

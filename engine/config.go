@@ -123,6 +123,15 @@ type Config struct {
 	// the Server. Rooms of a namespace other than "/" are named
 	// "namespace\x00room". Zero value means nobody is told.
 	RoomDemand func(room string, wanted bool)
+	// RecoveryID, when set, gives every socket of a protocol 4 client a
+	// recovery id, sent as "pid" in its CONNECT reply
+	// (40{"sid":…,"pid":…}): socket.io-client 4.6 and later then send it
+	// back, with the offset of the last event they received, when they
+	// reconnect (connection state recovery). A function of the socket id,
+	// so that nothing is stored per socket and a recovered socket (same id,
+	// SetID) gets the same pid. Called on an event loop. Zero value means
+	// no pid.
+	RecoveryID func(sid string) string
 }
 
 const (

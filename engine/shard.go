@@ -80,6 +80,8 @@ type member struct {
 	// holding: the session is moving onto this loop's WebSocket and
 	// broadcasts wait in pollState.held until the old loop has let go.
 	holding bool
+	// muted: the socket is recovering (Socket.Mute): broadcasts skip it.
+	muted bool
 }
 
 // queued is one broadcast waiting for a loop, or a marker: a hand-over
@@ -330,7 +332,7 @@ func (sh *shard) deliverRun(run []queued) (delivered, written uint64) {
 	for _, slot := range sh.slotsBuf {
 		m := &sh.members[slot]
 		switch {
-		case m.sock == nil:
+		case m.sock == nil || m.muted:
 			continue
 		case m.ws != nil:
 			if !m.ws.writeShared(frames) {
@@ -456,7 +458,7 @@ func (sh *shard) closeAll() {
 // while it polls.
 func (sh *shard) allocSlot(sock *Socket, ws *conn) {
 	slot := sh.slots.Alloc()
-	m := member{sock: sock, ws: ws}
+	m := member{sock: sock, ws: ws, muted: sock.muted}
 	if int(slot) == len(sh.members) {
 		sh.members = append(sh.members, m)
 	} else {

@@ -27,7 +27,8 @@ type Handler interface {
 	Connected(s *Socket)
 	// Event handles one client event.
 	Event(s *Socket, ev *Event)
-	// Disconnect runs once when the socket goes away, with the reason.
+	// Disconnect runs once when the socket goes away, with the reason;
+	// the socket's Rooms still lists the rooms it was in.
 	Disconnect(s *Socket, reason CloseReason)
 }
 
@@ -94,6 +95,7 @@ type Socket struct {
 	slot  int32
 	nsp   uint8 // index in Config.Namespaces
 	held  bool  // the CONNECT reply waits for ReleaseConnect
+	muted bool  // broadcasts skip the socket (Mute)
 	rooms []string
 
 	// Data is free for the application (the authenticated user, say).
@@ -165,6 +167,44 @@ func (s *Socket) ReleaseConnect() {
 	s.sess.sendConnectReply(s)
 }
 
+// SetID, called from Handler.Connect, gives the socket the id of an earlier
+// one it takes over (connection state recovery). The caller vouches that
+// the id is no longer in use.
+func (s *Socket) SetID(id string) { s.id = id }
+
+// Mute keeps the room broadcasts that the loop drains from now on away from
+// the socket, until Unmute; everything else (Emit, Deliver) still reaches
+// it. Call it from Handler.Connect. With Later, it lets an application join
+// a socket to its rooms at once (so that broadcasts from then on are routed
+// to this loop) while the socket starts receiving them at a point of its
+// choosing in the loop's queue: broadcasts queued before a Later task skip
+// the socket, those after reach it once the task has called Unmute.
+// Connection state recovery replays what the client missed in between.
+func (s *Socket) Mute() {
+	s.muted = true
+	if s.slot >= 0 {
+		s.sess.sh.members[s.slot].muted = true
+	}
+}
+
+// Unmute undoes Mute. Call it on the socket's loop.
+func (s *Socket) Unmute() {
+	s.muted = false
+	if s.slot >= 0 && !s.sess.closed {
+		s.sess.sh.members[s.slot].muted = false
+	}
+}
+
+// Deliver writes one broadcast message to this socket alone (its frame on
+// a WebSocket, its packet when polling): what a recovering client missed.
+// Call it on the socket's loop; m is not kept.
+func (s *Socket) Deliver(m Message) {
+	if s.slot < 0 || s.sess.closed {
+		return
+	}
+	s.sess.sendText(m.Packet())
+}
+
 // SetExpiry makes the session end at t, with CloseTokenExpired: a
 // transport close (WebSocket close 1008, the polling close packet), not a
 // Socket.IO DISCONNECT, so the client reconnects and authenticates afresh.
@@ -202,6 +242,19 @@ func (s *Socket) CloseTransport(reason CloseReason) {
 		return
 	}
 	s.sess.close(reason)
+}
+
+// Rooms returns the rooms the socket is in (a copy); in
+// Handler.Disconnect, the rooms it was in.
+func (s *Socket) Rooms() []string {
+	out := make([]string, 0, len(s.rooms))
+	for _, key := range s.rooms {
+		if ns := s.Namespace(); ns != "/" {
+			key = key[len(ns)+1:]
+		}
+		out = append(out, key)
+	}
+	return out
 }
 
 // InRoom reports whether the socket is in room.
@@ -432,7 +485,11 @@ func (ss *session) sendConnectReply(sock *Socket) {
 		reply.Namespace = []byte(ns)
 	}
 	if !ss.eio3 { // socket.io v2 clients get a bare "40"
-		reply.Data = append(append([]byte(`{"sid":"`), sock.id...), `"}`...)
+		reply.Data = append(append([]byte(`{"sid":"`), sock.id...), '"')
+		if pid := ss.sh.srv.cfg.RecoveryID; pid != nil {
+			reply.Data = append(append(append(reply.Data, `,"pid":"`...), pid(sock.id)...), '"')
+		}
+		reply.Data = append(reply.Data, '}')
 	}
 	ss.sendSIO(reply, nil)
 }
@@ -491,12 +548,12 @@ func (ss *session) removeSocket(sock *Socket, reason CloseReason) {
 	for _, room := range sock.rooms {
 		sh.leave(room, sock)
 	}
-	sock.rooms = nil
 	sh.freeSlot(sock.slot)
 	sock.slot = -1
 	sh.srv.counters.sockets.Add(-1)
 	if !ss.closed { // a session's end is counted once, by teardown
 		sh.counters.Disconnects[reason].Add(1)
 	}
-	sh.srv.handler.Disconnect(sock, reason)
+	sh.srv.handler.Disconnect(sock, reason) // Rooms still lists them
+	sock.rooms = nil
 }

@@ -276,7 +276,7 @@ func (sh *shard) finishHandoff(h *handoff) {
 		p.held = nil
 	}
 	for _, sock := range ss.sockets {
-		sh.members[sock.slot] = member{sock: sock, ws: cn}
+		sh.members[sock.slot] = member{sock: sock, ws: cn, muted: sock.muted}
 	}
 	ss.reschedule()
 	h.step(handoffFinished)

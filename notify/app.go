@@ -24,6 +24,8 @@ type app struct {
 	// subs says when a room's notifications reach this server (the
 	// bridge); nil means always.
 	subs roomSubscriptions
+	// rec is connection state recovery, nil when off.
+	rec *recovery
 }
 
 // roomSubscriptions is what the app needs of the bridge.
@@ -59,6 +61,11 @@ func (a *app) Connect(s *engine.Socket, auth []byte) error {
 		a.log.Info("authentication failed", "reason", reason, "detail", err.Error())
 		return &engine.ConnectError{Message: authFailed, Data: map[string]string{"reason": reason}}
 	}
+	if a.rec != nil {
+		if ra, ok := recoveryFrom(auth); ok && a.resumeSession(s, u, ra) {
+			return nil
+		}
+	}
 	s.Data = &u
 	if a.subs != nil {
 		// The CONNECT reply waits for the user room's subscription with
@@ -85,23 +92,115 @@ type connectedEvent struct {
 // notifications flow). From then on the socket keeps
 // only the user id: an idle connection should hold no more than it needs.
 func (a *app) Connected(s *engine.Socket) {
+	if rs, ok := s.Data.(*resuming); ok {
+		a.resumed(s, rs)
+		return
+	}
 	u := s.Data.(*User)
 	room := bridge.UserRoomPrefix + u.ID
 	s.Data = userID(room[len(bridge.UserRoomPrefix):]) // shares the room name's bytes
+	// With recovery on, the greeting carries the offset of the moment the
+	// socket joined: a client that drops before its first notification
+	// recovers what was published since.
+	offset := ""
+	if a.rec != nil {
+		offset = a.rec.hist.Offset()
+	}
 	s.Join(room)
 	s.SetExpiry(u.Expires)
 	id, name := u.ID, u.DisplayName
 	a.whenLive(s, room, func() {
 		s.ReleaseConnect()
-		_ = s.Emit("connected", connectedEvent{
-			Message:     "Connected to notification server",
-			UserID:      id,
-			DisplayName: name,
-			SocketID:    s.ID(),
-			Timestamp:   time.Now().UTC().Format("2006-01-02T15:04:05.000Z"),
-		})
+		a.greet(s, id, name, offset)
 	})
 	a.log.Debug("socket connected", "socketId", s.ID(), "userId", u.ID, "transport", s.Transport())
+}
+
+// greet sends the "connected" event, with the recovery offset as its last
+// argument when there is one.
+func (a *app) greet(s *engine.Socket, id, name, offset string) {
+	ev := connectedEvent{
+		Message:     "Connected to notification server",
+		UserID:      id,
+		DisplayName: name,
+		SocketID:    s.ID(),
+		Timestamp:   time.Now().UTC().Format("2006-01-02T15:04:05.000Z"),
+	}
+	if offset != "" {
+		_ = s.Emit("connected", ev, offset)
+		return
+	}
+	_ = s.Emit("connected", ev)
+}
+
+// resuming is a socket's Data between Connect and Connected when it takes
+// a held session back.
+type resuming struct {
+	user   User
+	held   *heldSession
+	offset string
+	done   func() // lets the held session's hold on its rooms go
+}
+
+// resumeSession, from Connect, takes back the held session the client
+// names, when its token is for the same user and the history can give what
+// it missed: the socket gets the old id (and so the same pid), is muted
+// and its CONNECT reply held until resumed has queued the replay. It
+// reports false, counting why, for a normal connection.
+func (a *app) resumeSession(s *engine.Socket, u User, ra recoveryAuth) bool {
+	hs, done, fail := a.rec.take(ra.PID, u.ID, time.Now())
+	if fail == "" {
+		if fail = a.rec.hist.check(ra.Offset, hs.rooms); fail != "" {
+			done()
+		}
+	}
+	if fail != "" {
+		a.rec.fail(fail)
+		a.log.Debug("recovery failed", "reason", string(fail), "userId", u.ID)
+		return false
+	}
+	s.SetID(hs.sid)
+	s.Mute()
+	s.HoldConnect()
+	s.Data = &resuming{user: u, held: hs, offset: ra.Offset, done: done}
+	return true
+}
+
+// resumed, from Connected, joins the recovered socket to its rooms, then
+// under the history's lock collects what it missed and queues the task
+// that sends the CONNECT reply, the missed messages and the greeting, and
+// unmutes it: broadcasts queued before that task skip the socket (they
+// are among the missed), those after reach it.
+func (a *app) resumed(s *engine.Socket, rs *resuming) {
+	u := rs.user
+	s.Data = userID(u.ID)
+	for _, room := range rs.held.rooms {
+		s.Join(room)
+	}
+	s.Join(bridge.UserRoomPrefix + u.ID)
+	rs.done()
+	s.SetExpiry(u.Expires)
+	fail := a.rec.hist.since(rs.offset, rs.held.rooms, func(missed []*bridge.Message, cursor string) {
+		s.Later(func() {
+			s.ReleaseConnect()
+			for _, m := range missed {
+				s.Deliver(m)
+				m.Release()
+			}
+			s.Unmute()
+			a.greet(s, u.ID, u.DisplayName, cursor)
+			a.rec.recovered.Add(1)
+			a.rec.replayed.Add(uint64(len(missed)))
+		})
+	})
+	if fail != "" {
+		// The history moved between Connect and now (rare): the client
+		// cannot be told it recovered; it reconnects afresh.
+		a.rec.fail(failRace)
+		s.CloseTransport(engine.CloseForced)
+		return
+	}
+	a.log.Debug("socket recovered", "socketId", s.ID(), "userId", u.ID, "rooms", len(rs.held.rooms))
 }
 
 // Event handles join-/leave- requests for the three kinds of rooms, and
@@ -169,6 +268,9 @@ func (a *app) Disconnect(s *engine.Socket, reason engine.CloseReason) {
 	uid, ok := s.Data.(userID)
 	if !ok {
 		return
+	}
+	if a.rec != nil && recoverableReasons[reason] {
+		a.rec.hold(s.ID(), string(uid), s.Rooms(), time.Now())
 	}
 	level := slog.LevelDebug
 	if reason == engine.CloseTokenExpired {

@@ -40,7 +40,7 @@ type metrics struct {
 }
 
 // newMetrics builds the registries; srv and br may be nil (tests).
-func newMetrics(srv *engine.Server, br *bridge.Bridge, version string) *metrics {
+func newMetrics(srv *engine.Server, br *bridge.Bridge, rec *recovery, version string) *metrics {
 	reg := prometheus.NewRegistry() // gathered fresh on every scrape
 	latency := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "notify_wss_write_latency_seconds",
@@ -49,7 +49,7 @@ func newMetrics(srv *engine.Server, br *bridge.Bridge, version string) *metrics 
 		// million sockets on a busy server).
 		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 	}, []string{"kind"})
-	reg.MustRegister(&collector{srv: srv, br: br, version: version}, latency)
+	reg.MustRegister(&collector{srv: srv, br: br, rec: rec, version: version}, latency)
 
 	slow := prometheus.NewRegistry()
 	slow.MustRegister(
@@ -156,6 +156,7 @@ func (b *bufferResponse) Write(p []byte) (int, error) { return b.body.Write(p) }
 type collector struct {
 	srv     *engine.Server
 	br      *bridge.Bridge
+	rec     *recovery // nil when recovery is off
 	version string
 }
 
@@ -213,6 +214,22 @@ var (
 		"Subscription commands sent to Redis: subscribe counts SUBSCRIBE and PSUBSCRIBE, unsubscribe UNSUBSCRIBE; each names up to 500 channels.", []string{"command"}, nil)
 	descOverReleases = prometheus.NewDesc("notify_wss_message_over_releases_total",
 		"Broadcast message releases without a reference left: a bug if ever above 0.", nil, nil)
+	descRecoveries = prometheus.NewDesc("notify_wss_recoveries_total",
+		"Sockets recovered (connection state recovery): same socket id, rooms, and the notifications missed replayed.", nil, nil)
+	descRecoveryFailures = prometheus.NewDesc("notify_wss_recovery_failures_total",
+		"Recovery attempts that became new connections, by reason (unknown session, another user, offset too old, invalid offset, …).", []string{"reason"}, nil)
+	descReplayed = prometheus.NewDesc("notify_wss_recovery_replayed_total",
+		"Notifications replayed to recovered sockets.", nil, nil)
+	descHeld = prometheus.NewDesc("notify_wss_recovery_sessions",
+		"Disconnected sessions held for recovery (for RECOVERY_WINDOW).", nil, nil)
+	descHistoryMessages = prometheus.NewDesc("notify_wss_recovery_history_messages",
+		"Notifications kept for recovery.", nil, nil)
+	descHistoryBytes = prometheus.NewDesc("notify_wss_recovery_history_bytes",
+		"Memory of the notifications kept for recovery (frames and bookkeeping), bounded by RECOVERY_MAX_BYTES.", nil, nil)
+	descHistoryRooms = prometheus.NewDesc("notify_wss_recovery_history_rooms",
+		"Rooms with notifications kept for recovery.", nil, nil)
+	descHistoryEvicted = prometheus.NewDesc("notify_wss_recovery_history_evicted_total",
+		"Notifications dropped from the recovery history for its byte caps (the window's expiry not counted).", nil, nil)
 	descBuildInfo = prometheus.NewDesc("notify_wss_build_info",
 		"Always 1; labels carry the build.", []string{"version", "goversion"}, nil)
 )
@@ -222,6 +239,8 @@ var allDescs = []*prometheus.Desc{
 	descJoins, descLeaves, descReceived, descInvalid, descDropped,
 	descDeliveries, descBytes, descSlow, descShed, descShedBytes, descQueued, descQueuedBytes, descDisconnects, descAuthFailures, descRedisUp,
 	descReconnects, descSubscriptions, descSubscribeCommands, descOverReleases, descBuildInfo,
+	descRecoveries, descRecoveryFailures, descReplayed, descHeld, descHistoryMessages, descHistoryBytes,
+	descHistoryRooms, descHistoryEvicted,
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
@@ -269,6 +288,20 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		for r, v := range n.Disconnects {
 			counter(descDisconnects, v, engine.CloseReason(r).String())
 		}
+	}
+
+	if r := c.rec; r != nil {
+		counter(descRecoveries, r.recovered.Load())
+		counter(descReplayed, r.replayed.Load())
+		for reason, v := range r.Failed() {
+			counter(descRecoveryFailures, v, reason)
+		}
+		gauge(descHeld, float64(r.Held()))
+		hs := r.hist.Stats()
+		gauge(descHistoryMessages, float64(hs.Messages))
+		gauge(descHistoryBytes, float64(hs.Bytes))
+		gauge(descHistoryRooms, float64(hs.Rooms))
+		counter(descHistoryEvicted, hs.Evicted)
 	}
 
 	if c.br != nil {

@@ -57,7 +57,7 @@ func testMetrics(t *testing.T) *metrics {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newMetrics(engine.New(engine.Config{}, nil), br, "test")
+	return newMetrics(engine.New(engine.Config{}, nil), br, nil, "test")
 }
 
 // TestMetricsExposition checks the rendering alone: the text format, every
@@ -235,7 +235,7 @@ func BenchmarkMetricsScrape(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	m := newMetrics(engine.New(engine.Config{}, nil), br, "test")
+	m := newMetrics(engine.New(engine.Config{}, nil), br, nil, "test")
 	m.bg.busy.Store(true) // as if a refresh were always running
 	b.ReportAllocs()
 	var size int

@@ -38,7 +38,30 @@ type Config struct {
 	Version string
 	// Logger receives every log line. Zero value means slog.Default().
 	Logger *slog.Logger
+	// Recovery configures connection state recovery; off when its Window
+	// is zero.
+	Recovery RecoveryConfig
 }
+
+// RecoveryConfig configures connection state recovery (recovery.go).
+type RecoveryConfig struct {
+	// Window is how long a dropped client's session is held, and
+	// notifications kept, for it to recover. Zero means off.
+	Window time.Duration
+	// MaxBytes bounds the history's memory, frames and bookkeeping; the
+	// oldest notifications go first. Zero value means DefaultRecoveryMaxBytes.
+	MaxBytes int
+	// RoomMaxBytes bounds one room's share of the history. Zero value means
+	// DefaultRecoveryRoomMaxBytes.
+	RoomMaxBytes int
+}
+
+// The history's default bounds: 64 MiB in all (some 200,000 notifications
+// of 200 bytes), 256 KiB a room (about 1,000).
+const (
+	DefaultRecoveryMaxBytes     = 64 << 20
+	DefaultRecoveryRoomMaxBytes = 256 << 10
+)
 
 // DefaultShutdownGrace bounds the stop after a drain: the engine waits up
 // to a second for close frames to leave, then stops its loops.
@@ -52,6 +75,7 @@ type Service struct {
 	srv *engine.Server
 	br  *bridge.Bridge
 	met *metrics
+	rec *recovery // nil when recovery is off
 
 	hurryOnce sync.Once
 	hurry     chan struct{}
@@ -72,13 +96,26 @@ func New(cfg Config) (*Service, error) {
 		cfg.ShutdownGrace = DefaultShutdownGrace
 	}
 	s := &Service{cfg: cfg, log: cfg.Logger, hurry: make(chan struct{})}
-	br, err := bridge.New(bridge.Config{
+	bcfg := bridge.Config{
 		URL:       cfg.RedisURL,
 		Mode:      cfg.RedisMode,
 		Subscribe: cfg.RedisSubscribe,
 		Logger:    cfg.Logger,
 		OnWritten: func(m *bridge.Message) { s.met.observeWritten(m) },
-	}, func(m *bridge.Message) { s.srv.Broadcast(m.Room, m) })
+	}
+	if rc := cfg.Recovery; rc.Window > 0 {
+		if rc.MaxBytes <= 0 {
+			rc.MaxBytes = DefaultRecoveryMaxBytes
+		}
+		if rc.RoomMaxBytes <= 0 {
+			rc.RoomMaxBytes = DefaultRecoveryRoomMaxBytes
+		}
+		hist := newHistory(1, rc.Window, rc.MaxBytes, rc.RoomMaxBytes, nil)
+		s.rec = newRecovery(cfg.JWTSecret, hist, rc.Window)
+		hist.keep = s.rec.keeps
+		bcfg.Sequencer = hist
+	}
+	br, err := bridge.New(bcfg, func(m *bridge.Message) { s.srv.Broadcast(m.Room, m) })
 	if err != nil {
 		return nil, fmt.Errorf("notify: redis: %w", err)
 	}
@@ -95,15 +132,23 @@ func New(cfg Config) (*Service, error) {
 			bm.MarkWritten()
 		}
 	}
-	a := &app{auth: newVerifier(cfg.JWTSecret), log: cfg.Logger}
+	a := &app{auth: newVerifier(cfg.JWTSecret), log: cfg.Logger, rec: s.rec}
 	if br.SubscriptionStats().Mode == bridge.SubscribeDynamic {
 		// The bridge follows the rooms, and the app waits for their
 		// subscriptions; pattern mode needs neither.
 		ecfg.RoomDemand = br.RoomDemand
 		a.subs = br
 	}
+	if s.rec != nil {
+		// Rooms are wanted while they have members here or held sessions
+		// may come back to them: the history keeps their messages, and
+		// in dynamic mode the bridge stays subscribed.
+		s.rec.demand = ecfg.RoomDemand
+		ecfg.RoomDemand = s.rec.roomDemand
+		ecfg.RecoveryID = s.rec.pid
+	}
 	s.srv = engine.New(ecfg, a)
-	s.met = newMetrics(s.srv, br, cfg.Version)
+	s.met = newMetrics(s.srv, br, s.rec, cfg.Version)
 	return s, nil
 }
 
@@ -128,6 +173,23 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 	}()
 	defer func() { stopBridge(); <-bridgeDone }()
+
+	if s.rec != nil {
+		tickCtx, stopTick := context.WithCancel(context.Background())
+		defer stopTick()
+		go func() {
+			t := time.NewTicker(time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-tickCtx.Done():
+					return
+				case now := <-t.C:
+					s.rec.Tick(now)
+				}
+			}
+		}()
+	}
 
 	served := make(chan error, 1)
 	go func() { served <- s.srv.Run() }()

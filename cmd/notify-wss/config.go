@@ -27,23 +27,26 @@ type config struct {
 	LogLevel   string
 	Path       string
 
-	PingInterval   time.Duration
-	PingTimeout    time.Duration
-	ConnectTimeout time.Duration
-	AllowEIO3      bool
-	MaxPayload     int
-	MaxOutbound    int
-	SendBuffer     int
-	Loops          int
-	ReusePort      bool
-	DevRedisAddr   string
-	GCPercent      int
-	PprofAddr      string
-	DrainDuration  time.Duration
-	QueueMessages  int
-	QueueBytes     int
-	QueueAge       time.Duration
-	RedisSubscribe string // "pattern" or "dynamic"
+	PingInterval         time.Duration
+	PingTimeout          time.Duration
+	ConnectTimeout       time.Duration
+	AllowEIO3            bool
+	MaxPayload           int
+	MaxOutbound          int
+	SendBuffer           int
+	Loops                int
+	ReusePort            bool
+	DevRedisAddr         string
+	GCPercent            int
+	PprofAddr            string
+	DrainDuration        time.Duration
+	QueueMessages        int
+	QueueBytes           int
+	QueueAge             time.Duration
+	RedisSubscribe       string // "pattern" or "dynamic"
+	RecoveryWindow       time.Duration
+	RecoveryMaxBytes     int
+	RecoveryRoomMaxBytes int
 }
 
 // setting is one configuration knob: its environment variable, its flag,
@@ -133,6 +136,9 @@ var settings = []setting{
 	{"GOGC", "gogc", "25", "Go GC target percent; below Go's 100 because idle connections, not CPU, are what fills a machine", integer(func(c *config) *int { return &c.GCPercent })},
 	{"DEV_REDIS_ADDR", "dev-redis-addr", "127.0.0.1:6380", "address of the embedded broker in dev mode (port 0: any)", str(func(c *config) *string { return &c.DevRedisAddr })},
 	{"DRAIN_DURATION", "drain-duration", "30s", "on SIGTERM/SIGINT: /ready 503, no new sessions, clients closed evenly over this long, then exit 0; a second signal closes the rest at once; 0: all at once", duration(func(c *config) *time.Duration { return &c.DrainDuration })},
+	{"RECOVERY_WINDOW", "recovery-window", "2m", "connection state recovery: a client that drops gets its session and every notification it missed back if it reconnects within this long (socket.io-client 4.6+); 0: off", duration(func(c *config) *time.Duration { return &c.RecoveryWindow })},
+	{"RECOVERY_MAX_BYTES", "recovery-max-bytes", "67108864", "memory for the notifications kept for recovery; the oldest go first (a client older than what is kept reconnects afresh)", integer(func(c *config) *int { return &c.RecoveryMaxBytes })},
+	{"RECOVERY_ROOM_MAX_BYTES", "recovery-room-max-bytes", "262144", "one room's share of RECOVERY_MAX_BYTES", integer(func(c *config) *int { return &c.RecoveryRoomMaxBytes })},
 	{"PPROF_ADDR", "pprof-addr", "", "serve Go's profiler (net/http/pprof) on this address, e.g. 127.0.0.1:6060; empty: off. Never expose it publicly", str(func(c *config) *string { return &c.PprofAddr })},
 }
 

@@ -60,6 +60,11 @@ func serveCommand(args []string, stdout, stderr io.Writer) error {
 		DrainDuration:  cfg.DrainDuration,
 		Version:        buildVersion(),
 		Logger:         log,
+		Recovery: notify.RecoveryConfig{
+			Window:       cfg.RecoveryWindow,
+			MaxBytes:     cfg.RecoveryMaxBytes,
+			RoomMaxBytes: cfg.RecoveryRoomMaxBytes,
+		},
 	})
 	if err != nil {
 		return err

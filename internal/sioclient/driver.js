@@ -113,6 +113,7 @@ function connect(cmd) {
       ev: "connect",
       socketId: socket.id,
       transport: manager.engine ? manager.engine.transport.name : "",
+      recovered: !!socket.recovered,
     });
   });
   socket.on("connect_error", (err) => {

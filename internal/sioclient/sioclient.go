@@ -41,6 +41,7 @@ type Event struct {
 	Transport string            `json:"transport,omitempty"`
 	Message   string            `json:"message,omitempty"`
 	Reason    string            `json:"reason,omitempty"`
+	Recovered bool              `json:"recovered,omitempty"` // connect: socket.recovered (connection state recovery)
 	Seq       int               `json:"seq,omitempty"`
 	N         int               `json:"n,omitempty"` // reconnect attempt number
 	Args      []json.RawMessage `json:"args,omitempty"`
