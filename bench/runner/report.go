@@ -152,6 +152,10 @@ func (s *suite) writeReport(m machine, plan []scenarioPlan) error {
 		w("- **notify-wss-dynamic**: the same binary with `REDIS_SUBSCRIBE=dynamic`: each instance SUBSCRIBEs to a\n")
 		w("  room's channel while the room has members there.\n")
 	}
+	if slices.Contains(servers, NotifyWSSNoRecovery) {
+		w("- **notify-wss-norecovery**: the same binary with `RECOVERY_WINDOW=0`: no recovery offsets in the\n")
+		w("  frames, no history kept.\n")
+	}
 	w("- **node**: `bench/peers/node/server.js`, socket.io 4.8.4 with its defaults and the `redis` 4.7.1 client\n")
 	w("  (dependencies pinned in `package-lock.json`).\n")
 	w("- **floor**: `bench/peers/floor`, a bare gnet server: minimal handshake, one broadcast set, one\n")
@@ -214,7 +218,7 @@ type comparison struct{ a, b string }
 // peer, and dynamic subscription against pattern.
 func comparisons(servers []string) []comparison {
 	var out []comparison
-	for _, c := range []comparison{{NotifyWSS, Node}, {NotifyWSS, Floor}, {NotifyWSSDynamic, NotifyWSS}} {
+	for _, c := range []comparison{{NotifyWSS, Node}, {NotifyWSS, Floor}, {NotifyWSSDynamic, NotifyWSS}, {NotifyWSS, NotifyWSSNoRecovery}} {
 		if slices.Contains(servers, c.a) && slices.Contains(servers, c.b) {
 			out = append(out, c)
 		}

@@ -17,8 +17,12 @@ const (
 	// NotifyWSSDynamic is the same binary with REDIS_SUBSCRIBE=dynamic: one
 	// SUBSCRIBE per room with members here instead of PSUBSCRIBE to all.
 	NotifyWSSDynamic = "notify-wss-dynamic"
-	Node             = "node"
-	Floor            = "floor"
+	// NotifyWSSNoRecovery is the same binary with RECOVERY_WINDOW=0: no
+	// offsets in the frames, no history. Beside notify-wss it prices
+	// connection state recovery.
+	NotifyWSSNoRecovery = "notify-wss-norecovery"
+	Node                = "node"
+	Floor               = "floor"
 )
 
 // serverStartTimeout bounds how long a server may take to listen.
@@ -39,8 +43,9 @@ type serverKind struct {
 func notifyWSSArgv(root string) []string { return []string{filepath.Join(root, "bin", "notify-wss")} }
 
 var serverKinds = map[string]serverKind{
-	NotifyWSS:        {name: NotifyWSS, argv: notifyWSSArgv, binary: NotifyWSS},
-	NotifyWSSDynamic: {name: NotifyWSSDynamic, argv: notifyWSSArgv, env: []string{"REDIS_SUBSCRIBE=dynamic"}, binary: NotifyWSS},
+	NotifyWSS:           {name: NotifyWSS, argv: notifyWSSArgv, binary: NotifyWSS},
+	NotifyWSSDynamic:    {name: NotifyWSSDynamic, argv: notifyWSSArgv, env: []string{"REDIS_SUBSCRIBE=dynamic"}, binary: NotifyWSS},
+	NotifyWSSNoRecovery: {name: NotifyWSSNoRecovery, argv: notifyWSSArgv, env: []string{"RECOVERY_WINDOW=0"}, binary: NotifyWSS},
 	Node: {name: Node, argv: func(root string) []string {
 		return []string{"node", filepath.Join(root, "bench", "peers", "node", "server.js")}
 	}},

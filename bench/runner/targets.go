@@ -45,6 +45,8 @@ var targets = []target{
 	{"scale-out: ≥ 100,000 connections on one machine", "scaleout", "connect.ready", "", 100000, true, NotifyWSS},
 	{what: "scale-out, dynamic: received from Redis ÷ own members' messages ≤ 1.1 on every instance",
 		scenario: "scaleout", key: "unicast.recv_ratio_max", factor: 1.1, server: NotifyWSSDynamic},
+	{what: "recovery: deliveries/s with recovery offsets ≥ 0.9× without (RECOVERY_WINDOW=0)",
+		scenario: "fanout", key: "burst.deliveries_per_s", against: NotifyWSSNoRecovery, factor: 0.9, atLeast: true, server: NotifyWSS},
 	{what: "connect, dynamic: ≥ 0.9× pattern's connections/s",
 		scenario: "connect", key: "connect.conns_per_s", against: NotifyWSS, factor: 0.9, atLeast: true, server: NotifyWSSDynamic},
 }
@@ -98,7 +100,7 @@ func (s *suite) targetsTable(b *strings.Builder) {
 // subscription mode) reported in any run of any scenario.
 func (s *suite) worstLoss() (worst float64, known bool) {
 	for _, r := range s.records {
-		if (r.Server != NotifyWSS && r.Server != NotifyWSSDynamic) || r.Result == nil {
+		if (r.Server != NotifyWSS && r.Server != NotifyWSSDynamic && r.Server != NotifyWSSNoRecovery) || r.Result == nil {
 			continue
 		}
 		for k, v := range r.Result.Metrics {
