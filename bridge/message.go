@@ -43,12 +43,22 @@ type Message struct {
 	// Pos is where the message came from (zero for pub/sub).
 	Pos Position
 
-	buf       *bytebufferpool.ByteBuffer // header + packet
-	hdr       int                        // header length: 2, 4 or 10
-	refs      atomic.Int32
+	buf *bytebufferpool.ByteBuffer // header + packet
+	hdr int                        // header length: 2, 4 or 10
+	// state holds the references (low 32 bits: owners that write it,
+	// Retain/Release) and the keeps (high 32 bits: a recovery history
+	// and replays, Keep/Unkeep). The bytes go back to the pool when both
+	// are 0; OnWritten runs when the references are.
+	state     atomic.Uint64
 	written   atomic.Bool    // some member was written to
+	notified  atomic.Bool    // onWritten ran
 	onWritten func(*Message) // Config.OnWritten, called at the last Release
 }
+
+const (
+	refMask = 1<<32 - 1
+	oneKeep = 1 << 32
+)
 
 // MarkWritten records that an owner wrote the message to at least one
 // member; the bridge's OnWritten hook then sees it when the last owner
@@ -115,7 +125,7 @@ func NewMessageAt(room string, kind Kind, payload, offset []byte) (*Message, err
 	}
 	b = append(b, packetSuffix...)
 	m.buf.B = b
-	m.refs.Store(1)
+	m.state.Store(1)
 	return m, nil
 }
 
@@ -132,7 +142,31 @@ func (m *Message) Packet() []byte { return m.buf.B[m.hdr:] }
 // message to n more owners, while holding a reference yourself.
 func (m *Message) Retain(n int32) {
 	if n > 0 {
-		m.refs.Add(n)
+		m.state.Add(uint64(n))
+	}
+}
+
+// Keep holds the message's bytes for a keeper that does not write it to a
+// room (a recovery history, a replay), until its Unkeep. Unlike Retain it
+// does not delay OnWritten, which runs when the last Retain-ed reference
+// is released. Call it while holding a reference or a keep.
+func (m *Message) Keep() { m.state.Add(oneKeep) }
+
+// Unkeep drops one Keep; the bytes go back to the pool when neither
+// references nor keeps are left.
+func (m *Message) Unkeep() {
+	for {
+		v := m.state.Load()
+		if v < oneKeep {
+			overReleases.Add(1)
+			return
+		}
+		if m.state.CompareAndSwap(v, v-oneKeep) {
+			if v-oneKeep == 0 {
+				m.free()
+			}
+			return
+		}
 	}
 }
 
@@ -145,13 +179,19 @@ func (m *Message) Retain(n int32) {
 // reference.)
 func (m *Message) Release() {
 	for {
-		r := m.refs.Load()
-		if r <= 0 {
+		v := m.state.Load()
+		r := v & refMask
+		if r == 0 {
 			overReleases.Add(1)
 			return
 		}
-		if m.refs.CompareAndSwap(r, r-1) {
-			if r == 1 {
+		// The last reference: OnWritten runs while it is still held, so
+		// that a keeper's Unkeep cannot free the message under it.
+		if r == 1 && m.onWritten != nil && m.written.Load() && m.notified.CompareAndSwap(false, true) {
+			m.onWritten(m)
+		}
+		if m.state.CompareAndSwap(v, v-1) {
+			if v-1 == 0 {
 				m.free()
 			}
 			return
@@ -159,14 +199,11 @@ func (m *Message) Release() {
 	}
 }
 
-// free returns the buffer and the struct to their pools, after telling
-// OnWritten about a message that reached someone.
+// free returns the buffer and the struct to their pools.
 func (m *Message) free() {
-	if m.onWritten != nil && m.written.Load() {
-		m.onWritten(m)
-	}
 	m.onWritten = nil
 	m.written.Store(false)
+	m.notified.Store(false)
 	framePool.Put(m.buf)
 	m.buf = nil
 	m.Room = ""

@@ -199,8 +199,8 @@ func TestRetainRelease(t *testing.T) {
 		t.Fatal("buffer returned to the pool while one reference remains")
 	}
 	m.Release()
-	if m.buf != nil || m.refs.Load() != 0 {
-		t.Fatalf("last Release did not free: buf %v refs %d", m.buf != nil, m.refs.Load())
+	if m.buf != nil || m.state.Load() != 0 {
+		t.Fatalf("last Release did not free: buf %v refs %d", m.buf != nil, m.state.Load())
 	}
 	if OverReleases() != before {
 		t.Fatal("over-release counted for balanced calls")
@@ -209,8 +209,45 @@ func TestRetainRelease(t *testing.T) {
 	if got := OverReleases() - before; got != 1 {
 		t.Fatalf("OverReleases grew by %d, want 1", got)
 	}
-	if m.refs.Load() != 0 {
-		t.Fatalf("refs = %d after over-release, want 0", m.refs.Load())
+	if m.state.Load() != 0 {
+		t.Fatalf("refs = %d after over-release, want 0", m.state.Load())
+	}
+}
+
+// TestKeepOutlivesReferences: a keeper (the recovery history) holds the
+// bytes past the last reference, OnWritten still runs at the last
+// reference, and the bytes go back at the last Unkeep, whichever comes last.
+func TestKeepOutlivesReferences(t *testing.T) {
+	before := OverReleases()
+	written := 0
+	m, err := NewMessage("r", KindUser, []byte(`{"a":1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.onWritten = func(*Message) { written++ }
+	m.Keep()
+	m.Retain(1)
+	m.MarkWritten()
+	m.Release()
+	m.Release()
+	if written != 1 {
+		t.Fatalf("OnWritten ran %d times at the last reference, want 1", written)
+	}
+	if m.buf == nil || string(m.Packet()) != `42["notification",{"a":1}]` {
+		t.Fatal("kept bytes gone after the last reference")
+	}
+	m.Keep() // a replay of the kept message
+	m.Unkeep()
+	m.Unkeep()
+	if m.buf != nil || m.state.Load() != 0 {
+		t.Fatal("last Unkeep did not free")
+	}
+	if written != 1 {
+		t.Fatalf("OnWritten ran %d times, want 1", written)
+	}
+	m.Unkeep()
+	if got := OverReleases() - before; got != 1 {
+		t.Fatalf("an Unkeep too many counted %d over-releases, want 1", got)
 	}
 }
 
@@ -242,8 +279,8 @@ func TestConcurrentRelease(t *testing.T) {
 		for e := range errs {
 			t.Fatal(e)
 		}
-		if m.refs.Load() != 0 {
-			t.Fatalf("refs = %d after all releases", m.refs.Load())
+		if m.state.Load() != 0 {
+			t.Fatalf("refs = %d after all releases", m.state.Load())
 		}
 	}
 	if OverReleases() != before {

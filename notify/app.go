@@ -185,7 +185,7 @@ func (a *app) resumed(s *engine.Socket, rs *resuming) {
 			s.ReleaseConnect()
 			for _, m := range missed {
 				s.Deliver(m)
-				m.Release()
+				m.Unkeep()
 			}
 			s.Unmute()
 			a.greet(s, u.ID, u.DisplayName, cursor)

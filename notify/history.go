@@ -146,7 +146,7 @@ func (h *history) add(m *bridge.Message, part int, id bridge.StreamID, now time.
 		h.rooms[m.Room] = rl
 	}
 	size := len(m.Frame()) + entryOverhead
-	m.Retain(1)
+	m.Keep()
 	seq := h.base + uint64(h.entries.len())
 	h.entries.push(entry{msg: m, room: rl, part: part, id: id, at: now, size: size})
 	rl.seqs.push(seq)
@@ -155,7 +155,7 @@ func (h *history) add(m *bridge.Message, part int, id bridge.StreamID, now time.
 	for rl.bytes > h.maxRoomBytes && rl.seqs.len() > 1 {
 		e := h.at(rl.seqs.pop())
 		h.dropFromRoom(e)
-		e.msg.Release()
+		e.msg.Unkeep()
 		e.msg = nil
 		h.bytes -= e.size
 		h.stats.Evicted++
@@ -188,7 +188,7 @@ func (h *history) evictOldest() {
 		if rl.seqs.len() == 0 {
 			delete(h.rooms, rl.name)
 		}
-		e.msg.Release()
+		e.msg.Unkeep()
 		h.bytes -= e.size
 		h.stats.Evicted++
 	}
@@ -272,7 +272,7 @@ func (h *history) checkLocked(v []bridge.StreamID, rooms []string) recoverFail {
 }
 
 // since collects, oldest first, the kept messages of rooms above offset,
-// each with a reference, and hands them to then with the cursor, under
+// each with a Keep (Unkeep it once written), and hands them to then with the cursor, under
 // the lock that orders messages into the loops: then queues a Socket.Later
 // that comes before every message sequenced after these, in every loop's
 // queue. On failure it returns why, and then is not called.
@@ -304,7 +304,7 @@ func (h *history) since(offset string, rooms []string, then func(missed []*bridg
 	out := make([]*bridge.Message, len(seqs))
 	for i, seq := range seqs {
 		m := h.at(seq).msg
-		m.Retain(1)
+		m.Keep()
 		out[i] = m
 	}
 	then(out, string(appendOffset(nil, h.cursor)))

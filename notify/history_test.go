@@ -91,7 +91,7 @@ func missed(h *history, offset string, rooms ...string) ([]string, recoverFail) 
 			p := string(m.Packet())
 			p = p[strings.Index(p, ",")+1 : strings.LastIndex(p, ",")]
 			out = append(out, p)
-			m.Release()
+			m.Unkeep()
 		}
 	})
 	return out, fail

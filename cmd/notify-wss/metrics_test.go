@@ -91,8 +91,8 @@ func (s *server) expectMetrics(want map[series]float64) promtest.Families {
 
 // frameLen is the size of the WebSocket frame a notification payload becomes:
 // header + 42["notification",<payload>].
-func frameLen(payload string) float64 {
-	n := len(`42["notification",`) + len(payload) + len(`]`)
+func frameLen(payload, offset string) float64 {
+	n := len(`42["notification",`) + len(payload) + len(`,"`) + len(offset) + len(`"]`)
 	switch {
 	case n <= 125:
 		return float64(2 + n)
@@ -165,7 +165,7 @@ func TestMetricsEndToEnd(t *testing.T) {
 	rd.Publish(t, "user:notifications:m1", userPayload)
 	d.Wait("a", "event", "notification", wait)
 	srv.expectMetrics(map[series]float64{
-		recvUser: 1, recvChan: 0, recvGlobal: 0, deliveries: 1, bytesOut: frameLen(userPayload),
+		recvUser: 1, recvChan: 0, recvGlobal: 0, deliveries: 1, bytesOut: frameLen(userPayload, "1"),
 	})
 
 	// A channel notification.
@@ -173,7 +173,7 @@ func TestMetricsEndToEnd(t *testing.T) {
 	rd.Publish(t, "channel:notifications:c1", chanPayload)
 	d.Wait("a", "event", "notification", wait)
 	srv.expectMetrics(map[series]float64{
-		recvUser: 1, recvChan: 1, deliveries: 2, bytesOut: frameLen(userPayload) + frameLen(chanPayload),
+		recvUser: 1, recvChan: 1, deliveries: 2, bytesOut: frameLen(userPayload, "1") + frameLen(chanPayload, "2"),
 	})
 
 	// A global notification nobody joined: received, not delivered. Invalid
@@ -199,7 +199,7 @@ func TestMetricsEndToEnd(t *testing.T) {
 	rd.Publish(t, "user:notifications:m2", `{"to":"polling"}`)
 	d.Wait("p", "event", "notification", wait)
 	// Deliveries count polling members; written bytes only WebSocket frames.
-	srv.expectMetrics(map[series]float64{recvUser: 2, deliveries: 3, bytesOut: frameLen(userPayload) + frameLen(chanPayload)})
+	srv.expectMetrics(map[series]float64{recvUser: 2, deliveries: 3, bytesOut: frameLen(userPayload, "1") + frameLen(chanPayload, "2")})
 
 	// The write-latency histogram: one observation per notification that
 	// reached a member (two user ones, one channel one), none for the
