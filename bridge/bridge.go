@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,6 +56,10 @@ type Stats struct {
 	// Reconnects counts subscriptions re-established after the first one
 	// (every one after the bridge had been connected and lost Redis).
 	Reconnects uint64
+	// EmitterRefused counts Socket.IO emitter messages refused, indexed
+	// by RefuseReason (emitter.go). Those delivered are in
+	// Received[KindEmitter].
+	EmitterRefused [NumRefuseReasons]uint64
 }
 
 // Bridge subscribes to the notification channels on Redis and turns every
@@ -86,6 +91,13 @@ type Bridge struct {
 	// pattern mode, and the counters.
 	demand *demand
 	subs   subscriptionCounters
+
+	// Socket.IO emitter input (emitter.go): the decoder, nil when
+	// Config.Emitter is off (Run's goroutine only), and the refusals.
+	emitter        *emitterDecoder
+	refused        [NumRefuseReasons]atomic.Uint64
+	lastRefuseLog  time.Time // Run's goroutine only
+	refuseSuppress uint64    // Run's goroutine only
 }
 
 // New checks cfg and returns a Bridge; it does not connect (Run does).
@@ -108,6 +120,9 @@ func New(cfg Config, deliver Deliver) (*Bridge, error) {
 	}
 	if b.demand, err = newDemand(cfg, b.log, &b.subs); err != nil {
 		return nil, err
+	}
+	if cfg.Emitter {
+		b.emitter = newEmitterDecoder()
 	}
 	return b, nil
 }
@@ -133,6 +148,9 @@ func (b *Bridge) Stats() Stats {
 	s.Invalid = b.invalid.Load()
 	s.Dropped = b.dropped.Load()
 	s.Reconnects = b.reconnects.Load()
+	for r := range s.EmitterRefused {
+		s.EmitterRefused[r] = b.refused[r].Load()
+	}
 	return s
 }
 
@@ -367,6 +385,10 @@ func (b *Bridge) followMaster(ctx context.Context, client redis.UniversalClient,
 
 // handle routes one Redis message, builds its frame and delivers it.
 func (b *Bridge) handle(msg *redis.Message, now time.Time) {
+	if b.emitter != nil && strings.HasPrefix(msg.Channel, emitterPrefix) {
+		b.handleEmit(msg, now)
+		return
+	}
 	room, kind, ok := RoomFor(msg.Channel)
 	if !ok {
 		b.dropped.Add(1)
@@ -385,6 +407,52 @@ func (b *Bridge) handle(msg *redis.Message, now time.Time) {
 	m.onWritten = b.cfg.OnWritten
 	b.received[kind].Add(1)
 	b.deliver(m)
+}
+
+// handleEmit decodes a Socket.IO emitter message, builds its frame once and
+// delivers it, or refuses it (emitter.go).
+func (b *Bridge) handleEmit(msg *redis.Message, now time.Time) {
+	e, err := b.emitter.decode(msg.Channel, stringBytes(msg.Payload))
+	if err != nil {
+		var r *refusal
+		if !errors.As(err, &r) {
+			r = &refusal{reason: RefuseMalformed, detail: err.Error()}
+		}
+		b.refused[r.reason].Add(1)
+		b.logRefused(msg.Channel, r, len(msg.Payload), now)
+		return
+	}
+	if e.namedRooms && len(e.rooms) == 0 {
+		// Only rooms this service does not have: nobody here.
+		b.dropped.Add(1)
+		if b.log.Enabled(context.Background(), slog.LevelDebug) {
+			b.log.Debug("dropping emit: none of its rooms is a notification room", slog.String("channel", msg.Channel))
+		}
+		return
+	}
+	m := newPacketMessage("", KindEmitter, e.packet)
+	m.Rooms, m.Except = e.rooms, e.except
+	m.Received = now
+	m.onWritten = b.cfg.OnWritten
+	b.received[KindEmitter].Add(1)
+	b.deliver(m)
+}
+
+// logRefused logs a refused emitter message, at most one line per
+// invalidLogEvery.
+func (b *Bridge) logRefused(channel string, r *refusal, size int, now time.Time) {
+	if !b.lastRefuseLog.IsZero() && now.Sub(b.lastRefuseLog) < invalidLogEvery {
+		b.refuseSuppress++
+		return
+	}
+	b.lastRefuseLog = now
+	b.log.Warn("refusing socket.io emitter message",
+		slog.String("channel", channel),
+		slog.String("reason", r.reason.String()),
+		slog.String("detail", r.detail),
+		slog.Int("bytes", size),
+		slog.Uint64("suppressed_since_last", b.refuseSuppress))
+	b.refuseSuppress = 0
 }
 
 // logInvalid logs a dropped invalid payload with a short preview, at most one

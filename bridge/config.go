@@ -61,6 +61,11 @@ type Config struct {
 	// do not make the bridge unsubscribe and subscribe again. Zero value
 	// means DefaultUnsubscribeGrace.
 	UnsubscribeGrace time.Duration
+	// Emitter also subscribes to the Socket.IO emitter's channels and
+	// delivers its emits (emitter.go): by pattern (EmitterPattern) in
+	// SubscribePattern mode; in SubscribeDynamic mode EmitterChannel and
+	// each wanted room's EmitterRoomChannel. Zero value means off.
+	Emitter bool
 }
 
 // withDefaults returns cfg with zero values replaced by the defaults.

@@ -211,6 +211,8 @@ var (
 		"Channels and patterns the Redis subscriber connection holds (REDIS_SUBSCRIBE=dynamic: notifications:all and one channel per room with members here, or in its unsubscribe grace); 0 while disconnected.", nil, nil)
 	descSubscribeCommands = prometheus.NewDesc("notify_wss_redis_subscribe_commands_total",
 		"Subscription commands sent to Redis: subscribe counts SUBSCRIBE and PSUBSCRIBE, unsubscribe UNSUBSCRIBE; each names up to 500 channels.", []string{"command"}, nil)
+	descEmitterRefused = prometheus.NewDesc("notify_wss_emitter_refused_total",
+		"Socket.IO emitter messages refused (EMITTER=on), by reason: binary, namespace (not \"/\"), flags, malformed. Delivered ones count as notifications received of kind emitter.", []string{"reason"}, nil)
 	descOverReleases = prometheus.NewDesc("notify_wss_message_over_releases_total",
 		"Broadcast message releases without a reference left: a bug if ever above 0.", nil, nil)
 	descBuildInfo = prometheus.NewDesc("notify_wss_build_info",
@@ -222,6 +224,7 @@ var allDescs = []*prometheus.Desc{
 	descJoins, descLeaves, descReceived, descInvalid, descDropped,
 	descDeliveries, descBytes, descSlow, descShed, descShedBytes, descQueued, descQueuedBytes, descDisconnects, descAuthFailures, descRedisUp,
 	descReconnects, descSubscriptions, descSubscribeCommands, descOverReleases, descBuildInfo,
+	descEmitterRefused,
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
@@ -278,6 +281,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		counter(descInvalid, bs.Invalid)
 		counter(descDropped, bs.Dropped)
+		for r, v := range bs.EmitterRefused {
+			counter(descEmitterRefused, v, bridge.RefuseReason(r).String())
+		}
 		counter(descReconnects, bs.Reconnects)
 		up := 0.0
 		if c.br.Connected() {

@@ -26,6 +26,10 @@ type Config struct {
 	// RedisSubscribe is how the bridge subscribes (bridge.SubscribePattern
 	// or bridge.SubscribeDynamic). Zero value means pattern.
 	RedisSubscribe bridge.SubscribeMode
+	// Emitter also delivers what Socket.IO emitters publish
+	// (@socket.io/redis-emitter; see bridge.Config.Emitter). Zero value
+	// means off.
+	Emitter bool
 	// JWTSecret is the HS256 secret of client tokens. Required.
 	JWTSecret string
 	// DrainDuration is how long a drain takes to close every client after
@@ -76,9 +80,16 @@ func New(cfg Config) (*Service, error) {
 		URL:       cfg.RedisURL,
 		Mode:      cfg.RedisMode,
 		Subscribe: cfg.RedisSubscribe,
+		Emitter:   cfg.Emitter,
 		Logger:    cfg.Logger,
 		OnWritten: func(m *bridge.Message) { s.met.observeWritten(m) },
-	}, func(m *bridge.Message) { s.srv.Broadcast(m.Room, m) })
+	}, func(m *bridge.Message) {
+		if m.Kind == bridge.KindEmitter {
+			s.srv.BroadcastTo(m.Rooms, m.Except, m)
+			return
+		}
+		s.srv.Broadcast(m.Room, m)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("notify: redis: %w", err)
 	}
