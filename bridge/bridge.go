@@ -96,8 +96,8 @@ type Bridge struct {
 	// Config.Emitter is off (Run's goroutine only), and the refusals.
 	emitter        *emitterDecoder
 	refused        [NumRefuseReasons]atomic.Uint64
-	lastRefuseLog  time.Time // Run's goroutine only
-	refuseSuppress uint64    // Run's goroutine only
+	lastRefuseLog  [NumRefuseReasons]time.Time // by reason; Run's goroutine only
+	refuseSuppress [NumRefuseReasons]uint64    // Run's goroutine only
 }
 
 // New checks cfg and returns a Bridge; it does not connect (Run does).
@@ -439,20 +439,21 @@ func (b *Bridge) handleEmit(msg *redis.Message, now time.Time) {
 }
 
 // logRefused logs a refused emitter message, at most one line per
-// invalidLogEvery.
+// invalidLogEvery and reason (a flood of one kind hides no other).
 func (b *Bridge) logRefused(channel string, r *refusal, size int, now time.Time) {
-	if !b.lastRefuseLog.IsZero() && now.Sub(b.lastRefuseLog) < invalidLogEvery {
-		b.refuseSuppress++
+	last := &b.lastRefuseLog[r.reason]
+	if !last.IsZero() && now.Sub(*last) < invalidLogEvery {
+		b.refuseSuppress[r.reason]++
 		return
 	}
-	b.lastRefuseLog = now
+	*last = now
 	b.log.Warn("refusing socket.io emitter message",
 		slog.String("channel", channel),
 		slog.String("reason", r.reason.String()),
 		slog.String("detail", r.detail),
 		slog.Int("bytes", size),
-		slog.Uint64("suppressed_since_last", b.refuseSuppress))
-	b.refuseSuppress = 0
+		slog.Uint64("suppressed_since_last", b.refuseSuppress[r.reason]))
+	b.refuseSuppress[r.reason] = 0
 }
 
 // logInvalid logs a dropped invalid payload with a short preview, at most one

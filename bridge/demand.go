@@ -83,17 +83,17 @@ type graceEntry struct {
 
 // demand is the dynamic mode's subscription manager.
 type demand struct {
-	cmds  channelCommands
+	cmds channelCommands
 	// emitter: each room also has its Socket.IO emitter channel
 	// (EmitterRoomChannel), subscribed and unsubscribed with the room's
 	// own in the same commands; perRoom is then 2, the confirmations a
 	// command brings per room.
 	emitter bool
 	perRoom int32
-	grace time.Duration
-	log   *slog.Logger
-	subs  *subscriptionCounters
-	wake  chan struct{} // capacity 1: the flusher has something to do
+	grace   time.Duration
+	log     *slog.Logger
+	subs    *subscriptionCounters
+	wake    chan struct{} // capacity 1: the flusher has something to do
 
 	mu      sync.Mutex
 	rooms   map[string]*roomSub
@@ -127,11 +127,11 @@ func newDemand(cfg Config, log *slog.Logger, subs *subscriptionCounters) (*deman
 		emitter: cfg.Emitter,
 		perRoom: perRoom,
 		cmds:    classicChannels,
-		grace: grace,
-		log:   log,
-		subs:  subs,
-		wake:  make(chan struct{}, 1),
-		rooms: make(map[string]*roomSub),
+		grace:   grace,
+		log:     log,
+		subs:    subs,
+		wake:    make(chan struct{}, 1),
+		rooms:   make(map[string]*roomSub),
 	}, nil
 }
 

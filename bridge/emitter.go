@@ -464,7 +464,9 @@ func (d *emitterDecoder) ext(dst []byte) ([]byte, error) {
 	return append(dst, '"'), nil
 }
 
-func be32(b []byte) uint32 { return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]) }
+func be32(b []byte) uint32 {
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}
 
 // str reads a msgpack string (never bin) and returns its bytes, a view
 // of the input, checked to be UTF-8.

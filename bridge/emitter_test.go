@@ -19,7 +19,7 @@ import (
 // Node socket.io server would have written for it.
 type emitterFixture struct {
 	Name, Channel, Msg, Node string
-	Rooms, Except          []string
+	Rooms, Except            []string
 }
 
 func loadEmitterFixtures(t testing.TB) []emitterFixture {
