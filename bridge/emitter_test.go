@@ -9,9 +9,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/notify-wss/notify-wss/internal/redistest"
 )
 
 // emitterFixture is one line of testdata/emitter.jsonl: what the real
@@ -277,5 +280,64 @@ func FuzzDecodeEmitter(f *testing.F) {
 				t.Fatalf("room %q kept", r)
 			}
 		}
+	})
+}
+
+// TestDynamicEmitterRoomChannels: in dynamic mode with the emitter, a
+// room's emitter channel is subscribed and unsubscribed with its
+// notification channel, the room is live only once both are confirmed,
+// and both come back after a Redis restart before the bridge is
+// connected.
+func TestDynamicEmitterRoomChannels(t *testing.T) {
+	const rooms = 600 // more than one batch: 1200 channels
+	srv := redistest.Start(t)
+	admin := newAdmin(t, srv)
+	h := startBridge(t, Config{URL: srv.URL, Subscribe: SubscribeDynamic, Emitter: true, UnsubscribeGrace: 50 * time.Millisecond})
+	h.waitReady(t)
+	if n := admin.numsub(EmitterChannel); n != 1 {
+		t.Fatalf("%s has %d subscribers, want 1", EmitterChannel, n)
+	}
+	names := make([]string, rooms)
+	for i := range names {
+		names[i] = userRoom(i)
+		h.b.RoomDemand(names[i], true)
+	}
+	waitLive(t, h.b, names...)
+	if n := admin.channels(); n != 2*rooms+2 {
+		t.Fatalf("PUBSUB CHANNELS: %d, want %d", n, 2*rooms+2)
+	}
+	for _, i := range []int{0, rooms - 1} {
+		if admin.numsub(userChannel(i)) != 1 || admin.numsub(EmitterRoomChannel(userRoom(i))) != 1 {
+			t.Fatalf("room %d: channels not both subscribed", i)
+		}
+	}
+
+	srv.Stop()
+	srv.Restart()
+	eventually(t, "the subscription restored", func() bool { return h.b.Stats().Reconnects == 1 && h.b.Connected() })
+	if n := admin.channels(); n != 2*rooms+2 {
+		t.Fatalf("connected with %d channels subscribed, want %d", n, 2*rooms+2)
+	}
+
+	// An emit to one room, on its room channel, is delivered as an emit.
+	var fx emitterFixture
+	for _, f := range loadEmitterFixtures(t) {
+		if f.Name == "to user" {
+			fx = f
+		}
+	}
+	h.b.RoomDemand("user-notifications:42", true)
+	waitLive(t, h.b, "user-notifications:42")
+	if n := srv.Publish(t, fx.Channel, string(fx.bytes(t))); n != 1 {
+		t.Fatalf("emit on %s reached %d subscribers", fx.Channel, n)
+	}
+	if g := h.next(t); g.kind != KindEmitter || string(g.packet) != fx.Node {
+		t.Fatalf("delivered %v %s", g.kind, g.packet)
+	}
+
+	// Unwanted: both channels go after the grace.
+	h.b.RoomDemand(names[0], false)
+	eventually(t, "room 0's channels unsubscribed", func() bool {
+		return admin.numsub(userChannel(0)) == 0 && admin.numsub(EmitterRoomChannel(names[0])) == 0
 	})
 }
