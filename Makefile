@@ -58,7 +58,7 @@ apt:
 # A short run of every fuzz target (FUZZTIME each).
 FUZZTIME ?= 10s
 fuzz:
-	@for pkg in ./eio ./engine ./internal/http1; do \
+	@for pkg in ./eio ./engine ./internal/http1 ./bridge; do \
 		for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 			echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 		done; \

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,6 +56,10 @@ type Stats struct {
 	// Reconnects counts subscriptions re-established after the first one
 	// (every one after the bridge had been connected and lost Redis).
 	Reconnects uint64
+	// EmitterRefused counts Socket.IO emitter messages refused, indexed
+	// by RefuseReason (emitter.go). Those delivered are in
+	// Received[KindEmitter].
+	EmitterRefused [NumRefuseReasons]uint64
 }
 
 // Bridge subscribes to the notification channels on Redis and turns every
@@ -86,6 +91,13 @@ type Bridge struct {
 	// pattern mode, and the counters.
 	demand *demand
 	subs   subscriptionCounters
+
+	// Socket.IO emitter input (emitter.go): the decoder, nil when
+	// Config.Emitter is off (Run's goroutine only), and the refusals.
+	emitter        *emitterDecoder
+	refused        [NumRefuseReasons]atomic.Uint64
+	lastRefuseLog  [NumRefuseReasons]time.Time // by reason; Run's goroutine only
+	refuseSuppress [NumRefuseReasons]uint64    // Run's goroutine only
 }
 
 // New checks cfg and returns a Bridge; it does not connect (Run does).
@@ -108,6 +120,9 @@ func New(cfg Config, deliver Deliver) (*Bridge, error) {
 	}
 	if b.demand, err = newDemand(cfg, b.log, &b.subs); err != nil {
 		return nil, err
+	}
+	if cfg.Emitter {
+		b.emitter = newEmitterDecoder()
 	}
 	return b, nil
 }
@@ -133,6 +148,9 @@ func (b *Bridge) Stats() Stats {
 	s.Invalid = b.invalid.Load()
 	s.Dropped = b.dropped.Load()
 	s.Reconnects = b.reconnects.Load()
+	for r := range s.EmitterRefused {
+		s.EmitterRefused[r] = b.refused[r].Load()
+	}
 	return s
 }
 
@@ -370,8 +388,12 @@ func (b *Bridge) followMaster(ctx context.Context, client redis.UniversalClient,
 
 // handle routes one message from Redis (channel and payload, from pos in
 // its input), builds its frame and delivers it, through the Sequencer when
-// there is one.
+// there is one. Socket.IO emitter messages go to handleEmit.
 func (b *Bridge) handle(channel, payload string, pos Position, now time.Time) {
+	if b.emitter != nil && strings.HasPrefix(channel, emitterPrefix) {
+		b.handleEmit(channel, payload, now)
+		return
+	}
 	room, kind, ok := RoomFor(channel)
 	if !ok {
 		b.dropped.Add(1)
@@ -410,6 +432,53 @@ func (b *Bridge) build(room string, kind Kind, payload string, offset []byte, po
 	m.Received, m.Pos = now, pos
 	m.onWritten = b.cfg.OnWritten
 	return m, nil
+}
+
+// handleEmit decodes a Socket.IO emitter message, builds its frame once and
+// delivers it, or refuses it (emitter.go).
+func (b *Bridge) handleEmit(channel, payload string, now time.Time) {
+	e, err := b.emitter.decode(channel, stringBytes(payload))
+	if err != nil {
+		var r *refusal
+		if !errors.As(err, &r) {
+			r = &refusal{reason: RefuseMalformed, detail: err.Error()}
+		}
+		b.refused[r.reason].Add(1)
+		b.logRefused(channel, r, len(payload), now)
+		return
+	}
+	if e.namedRooms && len(e.rooms) == 0 {
+		// Only rooms this service does not have: nobody here.
+		b.dropped.Add(1)
+		if b.log.Enabled(context.Background(), slog.LevelDebug) {
+			b.log.Debug("dropping emit: none of its rooms is a notification room", slog.String("channel", channel))
+		}
+		return
+	}
+	m := newPacketMessage("", KindEmitter, e.packet)
+	m.Rooms, m.Except = e.rooms, e.except
+	m.Received = now
+	m.onWritten = b.cfg.OnWritten
+	b.received[KindEmitter].Add(1)
+	b.deliver(m)
+}
+
+// logRefused logs a refused emitter message, at most one line per
+// invalidLogEvery and reason (a flood of one kind hides no other).
+func (b *Bridge) logRefused(channel string, r *refusal, size int, now time.Time) {
+	last := &b.lastRefuseLog[r.reason]
+	if !last.IsZero() && now.Sub(*last) < invalidLogEvery {
+		b.refuseSuppress[r.reason]++
+		return
+	}
+	*last = now
+	b.log.Warn("refusing socket.io emitter message",
+		slog.String("channel", channel),
+		slog.String("reason", r.reason.String()),
+		slog.String("detail", r.detail),
+		slog.Int("bytes", size),
+		slog.Uint64("suppressed_since_last", b.refuseSuppress[r.reason]))
+	b.refuseSuppress[r.reason] = 0
 }
 
 // logInvalid logs a dropped invalid payload with a short preview, at most one

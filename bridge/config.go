@@ -65,6 +65,11 @@ type Config struct {
 	// delivers it (see Sequencer); nil means messages go straight to
 	// Deliver, without offsets.
 	Sequencer Sequencer
+	// Emitter also subscribes to the Socket.IO emitter's channels and
+	// delivers its emits (emitter.go): by pattern (EmitterPattern) in
+	// SubscribePattern mode; in SubscribeDynamic mode EmitterChannel and
+	// each wanted room's EmitterRoomChannel. Zero value means off.
+	Emitter bool
 }
 
 // withDefaults returns cfg with zero values replaced by the defaults.

@@ -55,7 +55,7 @@ const (
 type roomSub struct {
 	room       string // the engine's string
 	waiters    []func()
-	inflight   int32  // commands sent and not confirmed yet
+	inflight   int32  // confirmations awaited (perRoom per command sent)
 	graceGen   uint32 // bumped each time the room becomes unwanted
 	wanted     bool   // the room has members here
 	sent       bool   // the last command sent for the channel is SUBSCRIBE
@@ -83,11 +83,17 @@ type graceEntry struct {
 
 // demand is the dynamic mode's subscription manager.
 type demand struct {
-	cmds  channelCommands
-	grace time.Duration
-	log   *slog.Logger
-	subs  *subscriptionCounters
-	wake  chan struct{} // capacity 1: the flusher has something to do
+	cmds channelCommands
+	// emitter: each room also has its Socket.IO emitter channel
+	// (EmitterRoomChannel), subscribed and unsubscribed with the room's
+	// own in the same commands; perRoom is then 2, the confirmations a
+	// command brings per room.
+	emitter bool
+	perRoom int32
+	grace   time.Duration
+	log     *slog.Logger
+	subs    *subscriptionCounters
+	wake    chan struct{} // capacity 1: the flusher has something to do
 
 	mu      sync.Mutex
 	rooms   map[string]*roomSub
@@ -113,13 +119,19 @@ func newDemand(cfg Config, log *slog.Logger, subs *subscriptionCounters) (*deman
 	if grace <= 0 {
 		grace = DefaultUnsubscribeGrace
 	}
+	perRoom := int32(1)
+	if cfg.Emitter {
+		perRoom = 2
+	}
 	return &demand{
-		cmds:  classicChannels,
-		grace: grace,
-		log:   log,
-		subs:  subs,
-		wake:  make(chan struct{}, 1),
-		rooms: make(map[string]*roomSub),
+		emitter: cfg.Emitter,
+		perRoom: perRoom,
+		cmds:    classicChannels,
+		grace:   grace,
+		log:     log,
+		subs:    subs,
+		wake:    make(chan struct{}, 1),
+		rooms:   make(map[string]*roomSub),
 	}, nil
 }
 
@@ -261,7 +273,7 @@ func (d *demand) confirm(kind, channel string) (mine bool) {
 	}
 	e.inflight--
 	e.subscribed = kind == d.cmds.subscribed
-	if e.resync {
+	if e.resync && e.inflight == 0 {
 		e.resync = false
 		d.resync--
 	}
@@ -299,7 +311,7 @@ func (d *demand) collect(session uint64, now time.Time, subs, unsubs []*roomSub)
 			fire, e.waiters = append(fire, e.waiters...), nil
 		default:
 			e.sent = true
-			e.inflight++
+			e.inflight += d.perRoom
 			subs = append(subs, e)
 		}
 	}
@@ -311,7 +323,7 @@ func (d *demand) collect(session uint64, now time.Time, subs, unsubs []*roomSub)
 			// Wanted again since.
 		case e.sent:
 			e.sent = false
-			e.inflight++
+			e.inflight += d.perRoom
 			unsubs = append(unsubs, e)
 		case e.inflight == 0:
 			fire = append(fire, d.forget(e)...)
@@ -411,6 +423,9 @@ func (d *demand) channels(rooms []*roomSub) []string {
 	d.names = d.names[:0]
 	for _, e := range rooms {
 		d.names = append(d.names, e.channel())
+		if d.emitter {
+			d.names = append(d.names, EmitterRoomChannel(e.room))
+		}
 	}
 	return d.names
 }

@@ -37,6 +37,10 @@ type Message struct {
 	Room string
 	// Kind is the channel family the message came from.
 	Kind Kind
+	// Rooms and Except are a KindEmitter message's audience (Room is then
+	// empty): the members of any of Rooms (every socket of namespace "/"
+	// when Rooms is empty) that are in none of Except. Shared read-only.
+	Rooms, Except []string
 	// Received is when the message was read from Redis (time.Now, with its
 	// monotonic reading; use time.Since for latency).
 	Received time.Time
@@ -129,6 +133,28 @@ func NewMessageAt(room string, kind Kind, payload, offset []byte) (*Message, err
 	return m, nil
 }
 
+// newPacketMessage builds the frame of packet, a complete
+// Engine.IO+Socket.IO packet already encoded (42[...], valid UTF-8 JSON
+// after the 42), copied once into the frame buffer, as NewMessage does for
+// notifications. The message starts with one reference.
+func newPacketMessage(room string, kind Kind, packet []byte) *Message {
+	n := len(packet)
+	hdr := eio.FrameHeaderSize(n)
+	m := messagePool.Get().(*Message)
+	m.Room, m.Kind, m.Received = room, kind, time.Now()
+	m.hdr = hdr
+	m.buf = framePool.Get()
+	b := m.buf.B[:0]
+	if cap(b) < hdr+n {
+		b = make([]byte, 0, hdr+n)
+	}
+	b = b[:hdr]
+	eio.PutFrameHeader(b, ws.OpText, n)
+	m.buf.B = append(b, packet...)
+	m.state.Store(1)
+	return m
+}
+
 // Frame returns the whole WebSocket frame: header followed by the packet.
 // The slice is shared and valid until the caller's Release; do not modify it.
 func (m *Message) Frame() []byte { return m.buf.B }
@@ -207,6 +233,7 @@ func (m *Message) free() {
 	framePool.Put(m.buf)
 	m.buf = nil
 	m.Room = ""
+	m.Rooms, m.Except = nil, nil
 	m.Received = time.Time{}
 	m.Pos = Position{}
 	m.hdr = 0

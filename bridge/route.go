@@ -14,9 +14,12 @@ const (
 	KindChannel
 	// KindGlobal is notifications:all → room global-notifications.
 	KindGlobal
+	// KindEmitter is a Socket.IO emitter's message (emitter.go): its
+	// Message has Rooms and Except instead of Room.
+	KindEmitter
 
 	// NumKinds is the number of kinds, the length of Stats.Received.
-	NumKinds = 3
+	NumKinds = 4
 )
 
 // String returns the kind's metric label: "user", "channel" or "global".
@@ -28,6 +31,8 @@ func (k Kind) String() string {
 		return "channel"
 	case KindGlobal:
 		return "global"
+	case KindEmitter:
+		return "emitter"
 	}
 	return "unknown"
 }
@@ -106,9 +111,17 @@ func ownChannel(room string) bool {
 }
 
 // appendRoom appends the room of a user's or channel's channel to dst, as
-// RoomFor names it; ok=false for any other channel. It lets a map keyed by
+// RoomFor names it, or of its emitter channel (EmitterRoomChannel);
+// ok=false for any other channel. It lets a map keyed by
 // room be looked up without allocating (m[string(b)]).
 func appendRoom(dst []byte, channel string) (_ []byte, ok bool) {
+	if r, found := strings.CutPrefix(channel, EmitterChannel); found {
+		// The emitter's channel of a room (EmitterRoomChannel).
+		if r, found = strings.CutSuffix(r, "#"); found && ownChannel(r) {
+			return append(dst, r...), true
+		}
+		return dst, false
+	}
 	if id, found := strings.CutPrefix(channel, userChannelPrefix); found && id != "" {
 		return append(append(dst, UserRoomPrefix...), id...), true
 	}

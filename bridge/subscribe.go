@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -72,10 +73,18 @@ var classicChannels = channelCommands{
 // fixedSubscriptions returns what every connection subscribes first,
 // whatever the rooms: the mode's plain channels and patterns.
 func (b *Bridge) fixedSubscriptions() (channels, patterns []string) {
+	channels, patterns = subscribeChannels, subscribePatterns
 	if b.demand != nil {
-		return subscribeChannels, nil
+		patterns = nil
 	}
-	return subscribeChannels, subscribePatterns
+	if b.cfg.Emitter { // emitter.go
+		if b.demand != nil {
+			channels = append(slices.Clip(channels), EmitterChannel)
+		} else {
+			patterns = append(slices.Clip(patterns), EmitterPattern)
+		}
+	}
+	return channels, patterns
 }
 
 // subscriptionCounters are the gauges and counters of SubscriptionStats.

@@ -90,6 +90,7 @@
 //	session.go  an Engine.IO session: packets, heartbeats, close
 //	socket.go   Handler, Socket, Event: the Socket.IO layer
 //	shard.go    what one loop owns: slots, rooms, queue drain, timers tick
+//	multicast.go BroadcastTo: several rooms minus others, a bitset per drain
 //	queue.go    a loop's bounded broadcast queue
 //	timers.go   the per-loop timer wheel
 //	drain.go    lame-duck drain

@@ -70,6 +70,8 @@ type shard struct {
 	jsonBuf  []byte  // scratch for small JSON bodies
 	resp     Response
 
+	maskBuf []uint64 // a BroadcastTo's members, one bit per slot (multicast.go)
+
 	counters loopCounters
 }
 
@@ -94,6 +96,8 @@ type queued struct {
 	later   *laterTask
 	release bool  // the handoff marker is "release" (else "adopt")
 	at      int64 // when it was queued (server ms), for MaxQueueAge
+
+	multi *multiTarget // a broadcast to several rooms (multicast.go); room is then ""
 }
 
 // marker reports whether q is a marker rather than a broadcast.
@@ -248,10 +252,15 @@ func (sh *shard) drain() {
 			continue
 		}
 		j := i + 1
-		for j < len(batch) && !batch[j].marker() && batch[j].room == batch[i].room {
+		for batch[i].multi == nil && j < len(batch) && !batch[j].marker() && batch[j].multi == nil && batch[j].room == batch[i].room {
 			j++
 		}
-		d, b := sh.deliverRun(batch[i:j])
+		var d, b uint64
+		if batch[i].multi != nil {
+			d, b = sh.deliverMulti(batch[i:j])
+		} else {
+			d, b = sh.deliverRun(batch[i:j])
+		}
 		delivered += d
 		bytes += b
 		if d > 0 && cfg.OnWritten != nil {
@@ -329,7 +338,14 @@ func (sh *shard) deliverRun(run []queued) (delivered, written uint64) {
 	// Closing a slow consumer changes the set, so walk a snapshot when
 	// anything may be closed; in the common case nothing is.
 	sh.slotsBuf = set.AppendTo(sh.slotsBuf[:0])
-	for _, slot := range sh.slotsBuf {
+	return sh.writeSlots(sh.slotsBuf, frames, run)
+}
+
+// writeSlots writes frames, the concatenated frames of run, to the
+// members in slots (WebSocket members; polling ones get run's packets),
+// and returns the deliveries and bytes written.
+func (sh *shard) writeSlots(slots []int32, frames []byte, run []queued) (delivered, written uint64) {
+	for _, slot := range slots {
 		m := &sh.members[slot]
 		switch {
 		case m.sock == nil || m.muted:

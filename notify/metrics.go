@@ -212,6 +212,8 @@ var (
 		"Channels and patterns the Redis subscriber connection holds (REDIS_SUBSCRIBE=dynamic: notifications:all and one channel per room with members here, or in its unsubscribe grace); 0 while disconnected.", nil, nil)
 	descSubscribeCommands = prometheus.NewDesc("notify_wss_redis_subscribe_commands_total",
 		"Subscription commands sent to Redis: subscribe counts SUBSCRIBE and PSUBSCRIBE, unsubscribe UNSUBSCRIBE; each names up to 500 channels.", []string{"command"}, nil)
+	descEmitterRefused = prometheus.NewDesc("notify_wss_emitter_refused_total",
+		"Socket.IO emitter messages refused (EMITTER=on), by reason: binary, namespace (not \"/\"), flags, malformed. Delivered ones count as notifications received of kind emitter.", []string{"reason"}, nil)
 	descOverReleases = prometheus.NewDesc("notify_wss_message_over_releases_total",
 		"Broadcast message releases without a reference left: a bug if ever above 0.", nil, nil)
 	descRecoveries = prometheus.NewDesc("notify_wss_recoveries_total",
@@ -241,6 +243,7 @@ var allDescs = []*prometheus.Desc{
 	descReconnects, descSubscriptions, descSubscribeCommands, descOverReleases, descBuildInfo,
 	descRecoveries, descRecoveryFailures, descReplayed, descHeld, descHistoryMessages, descHistoryBytes,
 	descHistoryRooms, descHistoryEvicted,
+	descEmitterRefused,
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
@@ -311,6 +314,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		counter(descInvalid, bs.Invalid)
 		counter(descDropped, bs.Dropped)
+		for r, v := range bs.EmitterRefused {
+			counter(descEmitterRefused, v, bridge.RefuseReason(r).String())
+		}
 		counter(descReconnects, bs.Reconnects)
 		up := 0.0
 		if c.br.Connected() {

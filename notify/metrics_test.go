@@ -29,6 +29,7 @@ var serviceMetrics = map[string]dto.MetricType{
 	"notify_wss_notifications_received_total":    dto.MetricType_COUNTER,
 	"notify_wss_notifications_invalid_total":     dto.MetricType_COUNTER,
 	"notify_wss_notifications_unroutable_total":  dto.MetricType_COUNTER,
+	"notify_wss_emitter_refused_total":           dto.MetricType_COUNTER,
 	"notify_wss_deliveries_total":                dto.MetricType_COUNTER,
 	"notify_wss_delivered_bytes_total":           dto.MetricType_COUNTER,
 	"notify_wss_slow_consumer_disconnects_total": dto.MetricType_COUNTER,
@@ -92,7 +93,7 @@ func TestMetricsExposition(t *testing.T) {
 			}
 		}
 	}
-	for _, kind := range []string{"user", "channel", "global"} {
+	for _, kind := range []string{"user", "channel", "global", "emitter"} {
 		if v := fams.Value(t, "notify_wss_notifications_received_total", "kind", kind); v != 0 {
 			t.Errorf("received{kind=%q} = %v on a fresh bridge", kind, v)
 		}

@@ -26,6 +26,10 @@ type Config struct {
 	// RedisSubscribe is how the bridge subscribes (bridge.SubscribePattern
 	// or bridge.SubscribeDynamic). Zero value means pattern.
 	RedisSubscribe bridge.SubscribeMode
+	// Emitter also delivers what Socket.IO emitters publish
+	// (@socket.io/redis-emitter; see bridge.Config.Emitter). Zero value
+	// means off.
+	Emitter bool
 	// JWTSecret is the HS256 secret of client tokens. Required.
 	JWTSecret string
 	// DrainDuration is how long a drain takes to close every client after
@@ -100,6 +104,7 @@ func New(cfg Config) (*Service, error) {
 		URL:       cfg.RedisURL,
 		Mode:      cfg.RedisMode,
 		Subscribe: cfg.RedisSubscribe,
+		Emitter:   cfg.Emitter,
 		Logger:    cfg.Logger,
 		OnWritten: func(m *bridge.Message) { s.met.observeWritten(m) },
 	}
@@ -115,7 +120,13 @@ func New(cfg Config) (*Service, error) {
 		hist.keep = s.rec.keeps
 		bcfg.Sequencer = hist
 	}
-	br, err := bridge.New(bcfg, func(m *bridge.Message) { s.srv.Broadcast(m.Room, m) })
+	br, err := bridge.New(bcfg, func(m *bridge.Message) {
+		if m.Kind == bridge.KindEmitter {
+			s.srv.BroadcastTo(m.Rooms, m.Except, m)
+			return
+		}
+		s.srv.Broadcast(m.Room, m)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("notify: redis: %w", err)
 	}

@@ -166,3 +166,48 @@ func TestSetIsSmall(t *testing.T) {
 		t.Fatalf("Set is %d bytes, want at most 32", size)
 	}
 }
+
+// TestUnionMinusExcept checks OrInto, AndNotInto and AppendBits against
+// maps: the members of some rooms, minus those of others.
+func TestUnionMinusExcept(t *testing.T) {
+	const slots = 700
+	rng := rand.New(rand.NewSource(2))
+	for round := 0; round < 50; round++ {
+		sets := make([]Set, 5)
+		for i := range sets {
+			n := rng.Intn(3) * rng.Intn(40) // many small, some big
+			for k := 0; k < n; k++ {
+				sets[i].Add(rng.Int31n(slots))
+			}
+		}
+		words := make([]uint64, (slots+63)/64)
+		want := map[int32]bool{}
+		for _, i := range []int{0, 1, 2} {
+			sets[i].OrInto(words)
+			sets[i].ForEach(func(s int32) { want[s] = true })
+		}
+		for _, i := range []int{3, 4} {
+			sets[i].AndNotInto(words)
+			sets[i].ForEach(func(s int32) { delete(want, s) })
+		}
+		got := AppendBits(nil, words)
+		var exp []int32
+		for s := range want {
+			exp = append(exp, s)
+		}
+		slices.Sort(exp)
+		if !slices.Equal(got, exp) {
+			t.Fatalf("round %d: got %v, want %v", round, got, exp)
+		}
+	}
+	// An except set reaching past words is cut, not a panic.
+	var big Set
+	for i := int32(0); i < 10; i++ {
+		big.Add(i * 100)
+	}
+	words := []uint64{^uint64(0)}
+	big.AndNotInto(words)
+	if words[0] != ^uint64(1) {
+		t.Fatalf("words = %x", words[0])
+	}
+}

@@ -133,3 +133,48 @@ func (s *Set) AppendTo(dst []int32) []int32 {
 	}
 	return dst
 }
+
+// OrInto sets the bit of every member in words (bit i of word i/64 for
+// slot i): words must have a word for every member, for instance
+// (Slots.Cap()+63)/64 of them. Together with AndNotInto and AppendBits it
+// computes a broadcast's members over several rooms without allocating.
+func (s *Set) OrInto(words []uint64) {
+	if s.big == nil {
+		for _, slot := range s.small[:s.n] {
+			words[slot>>6] |= 1 << (uint(slot) & 63)
+		}
+		return
+	}
+	for w, word := range s.big.words {
+		words[w] |= word
+	}
+}
+
+// AndNotInto clears the bit of every member in words; members beyond
+// words are ignored.
+func (s *Set) AndNotInto(words []uint64) {
+	if s.big == nil {
+		for _, slot := range s.small[:s.n] {
+			if w := int(slot >> 6); w < len(words) {
+				words[w] &^= 1 << (uint(slot) & 63)
+			}
+		}
+		return
+	}
+	for w, word := range s.big.words[:min(len(s.big.words), len(words))] {
+		words[w] &^= word
+	}
+}
+
+// AppendBits appends the slot of every bit set in words to dst, in
+// ascending order, and returns it.
+func AppendBits(dst []int32, words []uint64) []int32 {
+	for w, word := range words {
+		for word != 0 {
+			b := bits.TrailingZeros64(word)
+			word &= word - 1
+			dst = append(dst, int32(w<<6|b))
+		}
+	}
+	return dst
+}

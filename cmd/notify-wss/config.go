@@ -47,6 +47,7 @@ type config struct {
 	RecoveryWindow       time.Duration
 	RecoveryMaxBytes     int
 	RecoveryRoomMaxBytes int
+	Emitter              bool // EMITTER: also deliver Socket.IO emitter messages
 }
 
 // setting is one configuration knob: its environment variable, its flag,
@@ -110,11 +111,32 @@ func boolean(p func(*config) *bool) func(*config, string) error {
 	}
 }
 
+// onOff parses on/off (and the booleans strconv accepts).
+func onOff(p func(*config) *bool) func(*config, string) error {
+	return func(c *config, v string) error {
+		switch strings.ToLower(v) {
+		case "on":
+			*p(c) = true
+			return nil
+		case "off":
+			*p(c) = false
+			return nil
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("not on or off: %q", v)
+		}
+		*p(c) = b
+		return nil
+	}
+}
+
 var settings = []setting{
 	{"NODE_ENV", "env", "development", "production requires REDIS_URL and JWT_SECRET; otherwise dev mode", str(func(c *config) *string { return &c.Env })},
 	{"REDIS_URL", "redis-url", "", "Redis to subscribe to, in go-redis URL syntax for REDIS_MODE (standalone: redis://[:password@]host:port[/db]); empty in dev mode starts an embedded broker", str(func(c *config) *string { return &c.RedisURL })},
 	{"REDIS_MODE", "redis-mode", "standalone", "standalone; sentinel (REDIS_URL redis://[:pw@]sentinel:26379?master_name=NAME&addr=sentinel2:26379); cluster (redis://[:pw@]node:7000?addr=node2:7000)", redisMode(func(c *config) *bridge.Mode { return &c.RedisMode })},
 	{"REDIS_SUBSCRIBE", "redis-subscribe", "pattern", "pattern: PSUBSCRIBE every user and channel (each server gets every notification); dynamic: SUBSCRIBE each room's channel while it has members here, UNSUBSCRIBE 5s after the last one left", str(func(c *config) *string { return &c.RedisSubscribe })},
+	{"EMITTER", "emitter", "off", "on: also deliver what Socket.IO emitters (@socket.io/redis-emitter) publish on socket.io#/#..., to the rooms they name, except those excepted (binary data and other namespaces are refused and logged)", onOff(func(c *config) *bool { return &c.Emitter })},
 	{"JWT_SECRET", "jwt-secret", "", "HS256 secret for client tokens; empty in dev mode generates one", str(func(c *config) *string { return &c.JWTSecret })},
 	{"HOST", "host", "0.0.0.0", "listen address", str(func(c *config) *string { return &c.Host })},
 	{"PORT", "port", "8080", "listen port", integer(func(c *config) *int { return &c.Port })},

@@ -56,6 +56,7 @@ func serveCommand(args []string, stdout, stderr io.Writer) error {
 		RedisURL:       cfg.RedisURL,
 		RedisMode:      cfg.RedisMode,
 		RedisSubscribe: bridge.SubscribeMode(cfg.RedisSubscribe),
+		Emitter:        cfg.Emitter,
 		JWTSecret:      cfg.JWTSecret,
 		DrainDuration:  cfg.DrainDuration,
 		Version:        buildVersion(),

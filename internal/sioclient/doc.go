@@ -37,6 +37,9 @@
 // allow such clients; it takes the token as {"query": {"token": tok}} and
 // reports the same event kinds (its CONNECT_ERROR as "connect_error").
 //
+// StartEmitter (emitter.go) runs the real @socket.io/redis-emitter the same
+// way, for tests of the server's emitter input.
+//
 // Install the client with `make deps`, which runs
 // `npm ci --prefix internal/sioclient`. Set DEBUG=socket.io-client*,engine.io-client*
 // to get the client's own trace in the test log (node's stderr goes to t.Log).
