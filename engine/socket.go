@@ -27,8 +27,9 @@ type Handler interface {
 	Connected(s *Socket)
 	// Event handles one client event.
 	Event(s *Socket, ev *Event)
-	// Disconnect runs once when the socket goes away, with the reason;
-	// the socket's Rooms still lists the rooms it was in.
+	// Disconnect runs once when the socket goes away, with the reason,
+	// before it leaves its rooms (Rooms lists them). The session may be
+	// closed already: nothing sent then reaches the client.
 	Disconnect(s *Socket, reason CloseReason)
 }
 
@@ -244,8 +245,7 @@ func (s *Socket) CloseTransport(reason CloseReason) {
 	s.sess.close(reason)
 }
 
-// Rooms returns the rooms the socket is in (a copy); in
-// Handler.Disconnect, the rooms it was in.
+// Rooms returns the rooms the socket is in (a copy).
 func (s *Socket) Rooms() []string {
 	out := make([]string, 0, len(s.rooms))
 	for _, key := range s.rooms {
@@ -545,15 +545,18 @@ func (ss *session) removeSocket(sock *Socket, reason CloseReason) {
 	}
 	ss.sockets = slices.Delete(ss.sockets, i, i+1)
 	sh := ss.sh
-	for _, room := range sock.rooms {
-		sh.leave(room, sock)
-	}
-	sh.freeSlot(sock.slot)
-	sock.slot = -1
-	sh.srv.counters.sockets.Add(-1)
 	if !ss.closed { // a session's end is counted once, by teardown
 		sh.counters.Disconnects[reason].Add(1)
 	}
-	sh.srv.handler.Disconnect(sock, reason) // Rooms still lists them
+	// The handler first, while the socket is still in its rooms: whatever
+	// it does with them (connection state recovery holds them) happens
+	// before a room can lose its last member here.
+	sh.srv.handler.Disconnect(sock, reason)
+	for _, room := range sock.rooms {
+		sh.leave(room, sock)
+	}
 	sock.rooms = nil
+	sh.freeSlot(sock.slot)
+	sock.slot = -1
+	sh.srv.counters.sockets.Add(-1)
 }

@@ -24,7 +24,9 @@ import (
 //     close or error, ping timeout, slow consumer, token expiry, a drain),
 //     its session is held for the window: socket id, user, rooms. Its rooms
 //     stay wanted meanwhile (in dynamic mode they stay subscribed), so the
-//     history keeps their messages.
+//     history keeps their messages. The hold is taken in Disconnect, which
+//     the engine calls before the socket leaves its rooms: no message
+//     sequenced in between can be left out of the history.
 //   - A client reconnecting with {pid, offset} in its CONNECT auth and a
 //     token for the same user takes the held session back: same socket id
 //     (socket.recovered is true on the client), same rooms, and every
