@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/notify-wss/notify-wss/bench/internal/wire"
+	"github.com/notify-wss/notify-wss/eio"
 )
 
 // Connection states, in the order a client goes through them.
@@ -227,6 +228,14 @@ func (c *conn) process(data []byte, now int64) int {
 		off = end
 		switch h.Opcode {
 		case wire.OpText:
+			if h.Rsv1 {
+				c.l.inflated, err = eio.Inflate(c.l.inflated[:0], payload, wire.MaxFramePayload)
+				if err != nil {
+					c.lost(reasonReadErr, err)
+					return off
+				}
+				payload = c.l.inflated
+			}
 			c.onPacket(payload, now)
 		case wire.OpClose:
 			c.lost(reasonCloseFrame, nil)

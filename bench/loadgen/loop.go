@@ -49,12 +49,13 @@ const (
 // the atomic counters is touched only by the loop's goroutine; other
 // goroutines reach it through call.
 type loop struct {
-	id      int
-	epfd    int
-	wakefd  int     // eventfd that interrupts epoll_wait when a command is queued
-	conns   []*conn // by fd
-	buf     []byte
-	scratch []byte
+	id       int
+	epfd     int
+	wakefd   int     // eventfd that interrupts epoll_wait when a command is queued
+	conns    []*conn // by fd
+	buf      []byte
+	scratch  []byte
+	inflated []byte // a compressed frame's payload, inflated
 
 	src      [4]byte
 	targets  []*unix.SockaddrInet4
@@ -104,6 +105,7 @@ type loopConfig struct {
 	joins    []joinKind
 	channels int
 	secret   string
+	deflate  bool
 	timeout  time.Duration
 	maxFD    int
 }
@@ -137,7 +139,7 @@ func newLoop(cfg loopConfig) (*loop, error) {
 			return nil, err
 		}
 		l.targets = append(l.targets, sa)
-		l.upgrade = append(l.upgrade, wire.AppendUpgradeRequest(nil, t))
+		l.upgrade = append(l.upgrade, wire.AppendUpgradeRequest(nil, t, cfg.deflate))
 	}
 	if err := l.ctl(unix.EPOLL_CTL_ADD, wakefd, unix.EPOLLIN); err != nil {
 		return nil, fmt.Errorf("loadgen: watch eventfd: %w", err)
