@@ -8,7 +8,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/notify-wss/notify-wss/bench/internal/wire"
-	"github.com/notify-wss/notify-wss/eio"
 )
 
 // Connection states, in the order a client goes through them.
@@ -229,12 +228,10 @@ func (c *conn) process(data []byte, now int64) int {
 		switch h.Opcode {
 		case wire.OpText:
 			if h.Rsv1 {
-				c.l.inflated, err = eio.Inflate(c.l.inflated[:0], payload, wire.MaxFramePayload)
-				if err != nil {
+				if payload, err = c.l.inflate(payload); err != nil {
 					c.lost(reasonReadErr, err)
 					return off
 				}
-				payload = c.l.inflated
 			}
 			c.onPacket(payload, now)
 		case wire.OpClose:
