@@ -57,11 +57,24 @@ type Message struct {
 	written   atomic.Bool    // some member was written to
 	notified  atomic.Bool    // onWritten ran
 	onWritten func(*Message) // Config.OnWritten, called at the last Release
+
+	// The compressed frame (permessage-deflate), built by the first
+	// DeflatedFrame call and shared by every later one.
+	zmu    sync.Mutex
+	zstate atomic.Uint32              // zUnknown, zDone or zPlain
+	zbuf   *bytebufferpool.ByteBuffer // the compressed frame when zDone
 }
 
 const (
 	refMask = 1<<32 - 1
 	oneKeep = 1 << 32
+)
+
+// DeflatedFrame states.
+const (
+	zUnknown uint32 = iota // not compressed yet
+	zDone                  // zbuf holds the compressed frame
+	zPlain                 // compressing did not make it smaller
 )
 
 // MarkWritten records that an owner wrote the message to at least one
@@ -80,6 +93,9 @@ var (
 	// framePool holds frame buffers. A pool of its own (not the package
 	// default) so bytebufferpool calibrates on notification sizes only.
 	framePool bytebufferpool.Pool
+	// deflatePool holds compressed frames (DeflatedFrame), a pool of
+	// their own for the same reason.
+	deflatePool bytebufferpool.Pool
 	// messagePool recycles Message structs; with framePool it makes
 	// NewMessage+Release allocation-free in steady state.
 	messagePool = sync.Pool{New: func() any { return new(Message) }}
@@ -164,6 +180,41 @@ func (m *Message) Frame() []byte { return m.buf.B }
 // (long-polling). Shared and valid until the caller's Release, like Frame.
 func (m *Message) Packet() []byte { return m.buf.B[m.hdr:] }
 
+// DeflatedFrame returns the frame compressed as one permessage-deflate
+// message without context takeover (RSV1 set), or nil when compressing
+// does not make it smaller. The first call compresses, with a pooled
+// compressor (eio.AppendDeflatedFrame); later calls, from any goroutine,
+// wait for it and share the result: a broadcast is compressed once
+// whatever the number of loops and members. Like Frame, the slice is
+// shared and valid until the caller's Release. It implements
+// engine.Deflater.
+func (m *Message) DeflatedFrame() []byte {
+	switch m.zstate.Load() {
+	case zDone:
+		return m.zbuf.B
+	case zPlain:
+		return nil
+	}
+	m.zmu.Lock()
+	defer m.zmu.Unlock()
+	if m.zstate.Load() == zUnknown {
+		zb := deflatePool.Get()
+		var ok bool
+		zb.B, ok = eio.AppendDeflatedFrame(zb.B[:0], ws.OpText, m.Packet())
+		if ok {
+			m.zbuf = zb
+			m.zstate.Store(zDone)
+		} else {
+			deflatePool.Put(zb)
+			m.zstate.Store(zPlain)
+		}
+	}
+	if m.zstate.Load() == zDone {
+		return m.zbuf.B
+	}
+	return nil
+}
+
 // Retain adds n references (n ≤ 0 does nothing). Call it before handing the
 // message to n more owners, while holding a reference yourself.
 func (m *Message) Retain(n int32) {
@@ -232,6 +283,11 @@ func (m *Message) free() {
 	m.notified.Store(false)
 	framePool.Put(m.buf)
 	m.buf = nil
+	if m.zbuf != nil {
+		deflatePool.Put(m.zbuf)
+		m.zbuf = nil
+	}
+	m.zstate.Store(zUnknown)
 	m.Room = ""
 	m.Rooms, m.Except = nil, nil
 	m.Received = time.Time{}

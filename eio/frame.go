@@ -40,21 +40,38 @@ const (
 // holds only part of a header: read more and call again with the longer b.
 //
 // Errors (all ErrInvalidFrame, returned as soon as the bytes that show them
-// arrive): an RSV bit set (ErrFrameRsv; this server negotiates no extension),
+// arrive): an RSV bit set (ErrFrameRsv; for a connection that negotiated
+// permessage-deflate, see ParseDeflateFrameHeader),
 // a reserved opcode (ErrFrameOpCode), a control frame without FIN
 // (ErrFrameControlFragmented) or with more than 125 bytes (ErrFrameControlLength),
 // and a 64-bit length with the high bit set (ErrFrameLength). It does not
 // check masking, the order of fragments, or that lengths use the fewest
 // bytes; the caller decides about those. It does not allocate.
 func ParseFrameHeader(b []byte) (h ws.Header, n int, err error) {
+	return parseFrameHeader(b, false)
+}
+
+// ParseDeflateFrameHeader is ParseFrameHeader for a connection that
+// negotiated permessage-deflate (RFC 7692 §6): RSV1, "compressed", is
+// allowed on the first frame of a text or binary message and returned in
+// h.Rsv (h.Rsv1() reports it); on a control frame or a continuation it is
+// ErrFrameRsv, as RSV2 and RSV3 always are.
+func ParseDeflateFrameHeader(b []byte) (h ws.Header, n int, err error) {
+	return parseFrameHeader(b, true)
+}
+
+func parseFrameHeader(b []byte, deflate bool) (h ws.Header, n int, err error) {
 	if len(b) == 0 {
 		return h, 0, nil
 	}
-	if b[0]&rsvBits != 0 {
-		return h, 0, ErrFrameRsv
+	h.OpCode = ws.OpCode(b[0] & opcodeMsk)
+	if rsv := b[0] & rsvBits; rsv != 0 {
+		if !deflate || rsv != rsv1 || h.OpCode != ws.OpText && h.OpCode != ws.OpBinary {
+			return ws.Header{}, 0, ErrFrameRsv
+		}
+		h.Rsv = rsv >> 4
 	}
 	h.Fin = b[0]&finBit != 0
-	h.OpCode = ws.OpCode(b[0] & opcodeMsk)
 	if h.OpCode.IsReserved() {
 		return ws.Header{}, 0, ErrFrameOpCode
 	}

@@ -86,6 +86,19 @@ type Config struct {
 	// string). Zero value means off: such a handshake gets "Unsupported
 	// protocol version".
 	AllowEIO3 bool
+	// Compression negotiates permessage-deflate (RFC 7692) with WebSocket
+	// clients that offer it, always without context takeover in either
+	// direction, so that a broadcast is compressed once for every member
+	// and no connection keeps a compressor or an inflater: broadcasts of
+	// at least CompressionMinBytes go to those clients compressed (when the
+	// Message is a Deflater), and compressed client messages are inflated
+	// up to MaxPayload. Zero value means off: no offer is accepted.
+	Compression bool
+	// CompressionMinBytes is the smallest broadcast packet sent compressed
+	// to the clients that negotiated it; smaller ones go plain, since
+	// compressing them saves a few bytes for much CPU. Zero value means
+	// 512 bytes; 1 compresses everything.
+	CompressionMinBytes int
 	// ReusePort gives each loop its own SO_REUSEPORT listener, so several
 	// processes can share one port. Zero value means off.
 	ReusePort bool
@@ -145,6 +158,9 @@ const (
 	defaultMaxPayload       = 1_000_000
 	defaultMaxOutbound      = 1 << 20
 	defaultSocketSendBuffer = 256 << 10
+	// defaultCompressionMinBytes: below it a notification compresses by
+	// a few dozen bytes at most (BENCHMARKS.md, permessage-deflate).
+	defaultCompressionMinBytes = 512
 	// The queue defaults, from the fanout benchmark (2 loops on 2 cores):
 	// a server delivers 1.5–3.8M deliveries/s, that is 80–750 broadcasts/s
 	// to every member of a 5,000–19,000 member room. 4096 broadcasts is
@@ -210,6 +226,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxQueueAge == 0 {
 		c.MaxQueueAge = defaultMaxQueueAge
+	}
+	if c.CompressionMinBytes <= 0 {
+		c.CompressionMinBytes = defaultCompressionMinBytes
 	}
 	if c.SocketSendBuffer == 0 {
 		c.SocketSendBuffer = defaultSocketSendBuffer

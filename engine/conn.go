@@ -22,6 +22,9 @@ type conn struct {
 
 	// WebSocket state, once upgraded.
 	ws bool
+	// deflate: permessage-deflate was negotiated (Config.Compression):
+	// broadcasts may go compressed, and client messages may come so.
+	deflate bool
 
 	// http is how far the HTTP request being received has been parsed
 	// (4 bytes, in what would be padding).
@@ -40,8 +43,9 @@ type conn struct {
 // fragment is a fragmented WebSocket message being reassembled: the one
 // case where bytes are copied out of gnet's buffers.
 type fragment struct {
-	op   ws.OpCode
-	data []byte
+	op         ws.OpCode
+	compressed bool // RSV1 on the first fragment: data is deflated
+	data       []byte
 }
 
 // probeState is a WebSocket upgrading a polling session: the session, and,
@@ -199,7 +203,11 @@ var errUnmasked = errors.New("engine: client frame is not masked")
 // readFrame handles the frame at the start of buf; n == 0 means it is not
 // complete yet.
 func (cn *conn) readFrame(buf []byte) (int, gnet.Action) {
-	h, hn, err := eio.ParseFrameHeader(buf)
+	parse := eio.ParseFrameHeader
+	if cn.deflate {
+		parse = eio.ParseDeflateFrameHeader
+	}
+	h, hn, err := parse(buf)
 	if err != nil {
 		cn.protocolError(err)
 		return len(buf), gnet.None
@@ -214,11 +222,7 @@ func (cn *conn) readFrame(buf []byte) (int, gnet.Action) {
 	maxPayload := int64(cn.sh.srv.cfg.MaxPayload)
 	if h.Length > maxPayload || (cn.frag != nil && int64(len(cn.frag.data))+h.Length > maxPayload) {
 		cn.sh.srv.log.Debug("websocket message over maxPayload", "length", h.Length)
-		if cn.sess != nil {
-			cn.sess.closeWith(CloseTransportError, ws.StatusMessageTooBig)
-		} else {
-			cn.closeWS(ws.StatusMessageTooBig)
-		}
+		cn.failWS(ws.StatusMessageTooBig)
 		return len(buf), gnet.None
 	}
 	total := hn + int(h.Length)
@@ -246,10 +250,10 @@ func (cn *conn) readFrame(buf []byte) (int, gnet.Action) {
 			break
 		}
 		if !h.Fin {
-			cn.frag = &fragment{op: h.OpCode, data: append([]byte(nil), payload...)}
+			cn.frag = &fragment{op: h.OpCode, compressed: h.Rsv1(), data: append([]byte(nil), payload...)}
 			break
 		}
-		cn.onMessage(h.OpCode, payload)
+		cn.onFrameMessage(h.OpCode, h.Rsv1(), payload)
 	case ws.OpContinuation:
 		if cn.frag == nil {
 			cn.protocolError(errors.New("engine: continuation without a first fragment"))
@@ -259,10 +263,40 @@ func (cn *conn) readFrame(buf []byte) (int, gnet.Action) {
 		if h.Fin {
 			f := cn.frag
 			cn.frag = nil
-			cn.onMessage(f.op, f.data)
+			cn.onFrameMessage(f.op, f.compressed, f.data)
 		}
 	}
 	return total, gnet.None
+}
+
+// onFrameMessage inflates a compressed message (permessage-deflate) into
+// the loop's scratch buffer, then hands it on: one pooled inflater for
+// every connection, as the client agreed to client_no_context_takeover. A
+// message that inflates past MaxPayload is closed with 1009, and data that
+// is not DEFLATE with 1007.
+func (cn *conn) onFrameMessage(op ws.OpCode, compressed bool, msg []byte) {
+	if !compressed {
+		cn.onMessage(op, msg)
+		return
+	}
+	sh := cn.sh
+	out, err := eio.Inflate(sh.inflateBuf[:0], msg, sh.srv.cfg.MaxPayload)
+	switch {
+	case errors.Is(err, eio.ErrInflateTooLarge):
+		sh.srv.log.Debug("websocket message over maxPayload once inflated", "compressed", len(msg))
+		cn.failWS(ws.StatusMessageTooBig)
+		return
+	case err != nil:
+		sh.srv.log.Debug("websocket message: bad compressed data", "err", err)
+		cn.failWS(ws.StatusInvalidFramePayloadData)
+		return
+	}
+	sh.counters.Inflated.Add(1)
+	cn.onMessage(op, out)
+	sh.inflateBuf = out[:0]
+	if cap(out) > maxBatchBuf {
+		sh.inflateBuf = nil
+	}
 }
 
 // onMessage hands one complete WebSocket message to the session.
@@ -285,6 +319,16 @@ func (cn *conn) onMessage(op ws.OpCode, msg []byte) {
 		return
 	}
 	cn.sess.onPacket(msg)
+}
+
+// failWS ends the session, or the connection when it has none, with a
+// close frame carrying code.
+func (cn *conn) failWS(code ws.StatusCode) {
+	if cn.sess != nil {
+		cn.sess.closeWith(CloseTransportError, code)
+		return
+	}
+	cn.closeWS(code)
 }
 
 // protocolError closes the connection with 1002 after bad framing.
@@ -390,11 +434,16 @@ func (cn *conn) upgrade(r *http1.Request, extra []byte) bool {
 	b := append(cn.sh.wbuf[:0], "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
 	b = append(b, accept[:]...)
 	b = append(b, "\r\n"...)
+	deflate := cn.sh.srv.cfg.Compression && eio.AcceptDeflate(r.WSExtensions[:]...)
+	if deflate {
+		b = append(b, "Sec-WebSocket-Extensions: "+eio.DeflateExtension+"\r\n"...)
+	}
 	b = append(b, extra...)
 	b = append(b, "\r\n"...)
 	cn.sh.wbuf = b
 	cn.write(b)
 	cn.ws = true
+	cn.deflate = deflate
 	delete(cn.sh.httpConns, cn)
 	return true
 }

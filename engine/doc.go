@@ -58,7 +58,11 @@
 // broadcastQueue (queue.go: capped in messages, bytes and age; the oldest is
 // shed) → shard.drain (shard.go: runs of the same room coalesced into one
 // write per member; slow consumers cut, or paced) → conn.writeShared
-// (conn.go).
+// (conn.go). With Config.Compression, members that negotiated
+// permessage-deflate get the run's compressed frames instead
+// (shard.deflatedRun: each Message's Deflater frame, compressed once per
+// broadcast, no context takeover), and compressed client messages are
+// inflated by a pooled inflater (conn.onFrameMessage, eio.Inflate).
 //
 // # Connection life cycle
 //

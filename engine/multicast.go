@@ -59,7 +59,7 @@ func (s *Server) BroadcastTo(rooms, except []string, m Message) {
 // loop's members of its target, and returns the deliveries and bytes
 // written. Runs on the loop; allocates nothing once the scratch buffers
 // have grown.
-func (sh *shard) deliverMulti(run []queued) (delivered, written uint64) {
+func (sh *shard) deliverMulti(run []queued) (delivered, compressed, written uint64) {
 	t := run[0].multi
 	n := (int(sh.slots.Cap()) + 63) / 64
 	if cap(sh.maskBuf) < n {
@@ -70,7 +70,7 @@ func (sh *shard) deliverMulti(run []queued) (delivered, written uint64) {
 	if len(t.rooms) == 0 {
 		root, ok := sh.srv.namespaces["/"]
 		if !ok {
-			return 0, 0
+			return 0, 0, 0
 		}
 		for slot := range sh.members {
 			if s := sh.members[slot].sock; s != nil && s.nsp == root && !s.held {

@@ -27,6 +27,16 @@ type Message interface {
 	Release()
 }
 
+// Deflater is a Message that can also give its frame compressed, for the
+// members that negotiated permessage-deflate (Config.Compression).
+type Deflater interface {
+	// DeflatedFrame returns the frame as one permessage-deflate message
+	// without context takeover (RSV1 set), built once however many loops
+	// ask, or nil when compressing does not make it smaller. Valid until
+	// the caller's Release, like Frame; safe from any goroutine.
+	DeflatedFrame() []byte
+}
+
 // Server is a Socket.IO v5 / Engine.IO v4 server on gnet event loops. Its
 // exported methods are safe from any goroutine.
 type Server struct {

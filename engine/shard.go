@@ -60,15 +60,17 @@ type shard struct {
 	batchConn *conn  // the connection whose traffic is being handled
 	batchBuf  []byte // what it is answered, written once at the end
 
-	wbuf     []byte  // scratch for one outgoing frame
-	pbuf     []byte  // scratch for one outgoing packet
-	runBuf   []byte  // concatenated frames of a run of broadcasts
-	slotsBuf []int32 // snapshot of a room's members
-	corsBuf  []byte  // CORS headers of the request being answered
-	hdrBuf   []byte  // extra headers of a response
-	bodyBuf  []byte  // body of a polling response
-	jsonBuf  []byte  // scratch for small JSON bodies
-	resp     Response
+	wbuf       []byte  // scratch for one outgoing frame
+	pbuf       []byte  // scratch for one outgoing packet
+	runBuf     []byte  // concatenated frames of a run of broadcasts
+	zrunBuf    []byte  // the same, compressed where a frame is (deflate members)
+	inflateBuf []byte  // a compressed client message, inflated
+	slotsBuf   []int32 // snapshot of a room's members
+	corsBuf    []byte  // CORS headers of the request being answered
+	hdrBuf     []byte  // extra headers of a response
+	bodyBuf    []byte  // body of a polling response
+	jsonBuf    []byte  // scratch for small JSON bodies
+	resp       Response
 
 	maskBuf []uint64 // a BroadcastTo's members, one bit per slot (multicast.go)
 
@@ -239,7 +241,7 @@ func (sh *shard) drain() {
 		sh.counters.ShedBytes.Add(staleBytes)
 	}
 
-	var delivered, bytes uint64
+	var delivered, compressed, bytes uint64
 	sh.wrote, sh.backlogged = 0, 0
 	for i := 0; i < len(batch); {
 		if batch[i].marker() {
@@ -255,13 +257,14 @@ func (sh *shard) drain() {
 		for batch[i].multi == nil && j < len(batch) && !batch[j].marker() && batch[j].multi == nil && batch[j].room == batch[i].room {
 			j++
 		}
-		var d, b uint64
+		var d, z, b uint64
 		if batch[i].multi != nil {
-			d, b = sh.deliverMulti(batch[i:j])
+			d, z, b = sh.deliverMulti(batch[i:j])
 		} else {
-			d, b = sh.deliverRun(batch[i:j])
+			d, z, b = sh.deliverRun(batch[i:j])
 		}
 		delivered += d
+		compressed += z
 		bytes += b
 		if d > 0 && cfg.OnWritten != nil {
 			for _, q := range batch[i:j] {
@@ -278,6 +281,9 @@ func (sh *shard) drain() {
 	}
 	sh.batch = batch[:0]
 	sh.counters.Deliveries.Add(delivered)
+	if compressed > 0 {
+		sh.counters.Compressed.Add(compressed)
+	}
 	sh.counters.BytesWritten.Add(bytes)
 	if congested(sh.backlogged, sh.wrote) {
 		sh.congested, sh.congestedAt, sh.paced = true, now, true
@@ -321,11 +327,14 @@ func congested(backlogged, members int) bool {
 }
 
 // deliverRun writes a run of broadcasts to the same room to its local
-// members, and returns the deliveries and bytes written.
-func (sh *shard) deliverRun(run []queued) (delivered, written uint64) {
+// members, and returns the deliveries (and, of those, the ones written
+// compressed) and bytes written. Members that negotiated permessage-deflate
+// get the run's compressed frames, built once for the run on the first
+// such member (deflatedRun).
+func (sh *shard) deliverRun(run []queued) (delivered, compressed, written uint64) {
 	set := sh.rooms.Get(run[0].room)
 	if set == nil {
-		return 0, 0
+		return 0, 0, 0
 	}
 	frames := run[0].msg.Frame()
 	if len(run) > 1 { // coalesce: one write per member for the whole run
@@ -342,19 +351,33 @@ func (sh *shard) deliverRun(run []queued) (delivered, written uint64) {
 }
 
 // writeSlots writes frames, the concatenated frames of run, to the
-// members in slots (WebSocket members; polling ones get run's packets),
-// and returns the deliveries and bytes written.
-func (sh *shard) writeSlots(slots []int32, frames []byte, run []queued) (delivered, written uint64) {
+// members in slots (WebSocket members, compressed for those that
+// negotiated permessage-deflate; polling ones get run's packets), and
+// returns the deliveries (and, of those, the ones written compressed) and
+// bytes written.
+func (sh *shard) writeSlots(slots []int32, frames []byte, run []queued) (delivered, compressed, written uint64) {
+	var zframes []byte // nil until a deflate member needs them
+	var zcount uint64  // broadcasts of the run that zframes has compressed
 	for _, slot := range slots {
 		m := &sh.members[slot]
 		switch {
 		case m.sock == nil || m.muted:
 			continue
 		case m.ws != nil:
-			if !m.ws.writeShared(frames) {
+			out := frames
+			if m.ws.deflate {
+				if zframes == nil {
+					zframes, zcount = sh.deflatedRun(run, frames)
+				}
+				out = zframes
+			}
+			if !m.ws.writeShared(out) {
 				continue
 			}
-			written += uint64(len(frames))
+			if m.ws.deflate {
+				compressed += zcount
+			}
+			written += uint64(len(out))
 			sh.wrote++
 			if m.ws.gc.OutboundBuffered() > 0 {
 				sh.backlogged++
@@ -369,7 +392,44 @@ func (sh *shard) writeSlots(slots []int32, frames []byte, run []queued) (deliver
 		}
 		delivered += uint64(len(run))
 	}
-	return delivered, written
+	return delivered, compressed, written
+}
+
+// deflatedRun returns the frames of a run for the members that negotiated
+// permessage-deflate: each broadcast's compressed frame where it has one
+// (its packet at least CompressionMinBytes, and smaller compressed), else
+// its plain frame; and how many are compressed. plain is the run's plain
+// frames, returned as they are when none is compressed.
+func (sh *shard) deflatedRun(run []queued, plain []byte) ([]byte, uint64) {
+	if len(run) == 1 {
+		if z := sh.deflated(run[0].msg); z != nil {
+			return z, 1
+		}
+		return plain, 0
+	}
+	var n uint64
+	sh.zrunBuf = sh.zrunBuf[:0]
+	for _, q := range run {
+		frame := sh.deflated(q.msg)
+		if frame != nil {
+			n++
+		} else {
+			frame = q.msg.Frame()
+		}
+		sh.zrunBuf = append(sh.zrunBuf, frame...)
+	}
+	if n == 0 {
+		return plain, 0
+	}
+	return sh.zrunBuf, n
+}
+
+// deflated returns m's compressed frame, or nil when it goes plain.
+func (sh *shard) deflated(m Message) []byte {
+	if d, ok := m.(Deflater); ok && len(m.Packet()) >= sh.srv.cfg.CompressionMinBytes {
+		return d.DeflatedFrame()
+	}
+	return nil
 }
 
 // scheduleTick asks the loop to run its timers, unless a tick is still
@@ -516,6 +576,8 @@ func (sh *shard) leave(room string, sock *Socket) {
 type loopCounters struct {
 	Accepted      atomic.Uint64 // TCP connections accepted
 	Deliveries    atomic.Uint64 // broadcast packets handed to members
+	Compressed    atomic.Uint64 // of those, written as compressed frames (permessage-deflate)
+	Inflated      atomic.Uint64 // compressed client messages inflated
 	BytesWritten  atomic.Uint64 // broadcast bytes written to WebSocket members
 	SlowConsumers atomic.Uint64 // connections closed for exceeding MaxOutbound
 	Shed          atomic.Uint64 // broadcasts dropped from the queue unwritten (caps or age)
@@ -533,6 +595,9 @@ type loopCounters struct {
 // acceptor's.
 type Counters struct {
 	Accepted, Deliveries, BytesWritten, SlowConsumers, Joins, Leaves, AuthFailures uint64
+	// Compressed counts the deliveries written as permessage-deflate
+	// frames, Inflated the compressed client messages read.
+	Compressed, Inflated uint64
 	// Disconnects is indexed by CloseReason.
 	Disconnects [NumCloseReasons]uint64
 	// Shed counts broadcasts a loop dropped from its queue without writing
@@ -550,6 +615,8 @@ type Counters struct {
 func (c *Counters) add(o *loopCounters) {
 	c.Accepted += o.Accepted.Load()
 	c.Deliveries += o.Deliveries.Load()
+	c.Compressed += o.Compressed.Load()
+	c.Inflated += o.Inflated.Load()
 	c.BytesWritten += o.BytesWritten.Load()
 	c.SlowConsumers += o.SlowConsumers.Load()
 	c.Joins += o.Joins.Load()

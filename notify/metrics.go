@@ -190,6 +190,10 @@ var (
 		"Notification packets handed to sockets (one per notification per member).", nil, nil)
 	descBytes = prometheus.NewDesc("notify_wss_delivered_bytes_total",
 		"Notification bytes (WebSocket frames) written to WebSocket members.", nil, nil)
+	descCompressed = prometheus.NewDesc("notify_wss_compressed_frames_total",
+		"Deliveries written as permessage-deflate frames (COMPRESSION=on, to clients that negotiated it); each notification is compressed once, whatever its members.", nil, nil)
+	descInflated = prometheus.NewDesc("notify_wss_inflated_messages_total",
+		"Compressed (permessage-deflate) client messages inflated.", nil, nil)
 	descSlow = prometheus.NewDesc("notify_wss_slow_consumer_disconnects_total",
 		"Connections closed because their unsent output exceeded MAX_OUTBOUND.", nil, nil)
 	descShed = prometheus.NewDesc("notify_wss_shed_messages_total",
@@ -239,7 +243,7 @@ var (
 var allDescs = []*prometheus.Desc{
 	descConnections, descSessions, descSockets, descRooms, descAccepted, descAcceptErrors, descAcceptShed,
 	descJoins, descLeaves, descReceived, descInvalid, descDropped,
-	descDeliveries, descBytes, descSlow, descShed, descShedBytes, descQueued, descQueuedBytes, descDisconnects, descAuthFailures, descRedisUp,
+	descDeliveries, descBytes, descCompressed, descInflated, descSlow, descShed, descShedBytes, descQueued, descQueuedBytes, descDisconnects, descAuthFailures, descRedisUp,
 	descReconnects, descSubscriptions, descSubscribeCommands, descOverReleases, descBuildInfo,
 	descRecoveries, descRecoveryFailures, descReplayed, descHeld, descHistoryMessages, descHistoryBytes,
 	descHistoryRooms, descHistoryEvicted,
@@ -280,6 +284,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descLeaves, n.Leaves)
 		counter(descDeliveries, n.Deliveries)
 		counter(descBytes, n.BytesWritten)
+		counter(descCompressed, n.Compressed)
+		counter(descInflated, n.Inflated)
 		counter(descSlow, n.SlowConsumers)
 		counter(descAuthFailures, n.AuthFailures)
 		counter(descShed, n.Shed-n.ShedStale, "full")

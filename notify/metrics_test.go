@@ -32,6 +32,8 @@ var serviceMetrics = map[string]dto.MetricType{
 	"notify_wss_emitter_refused_total":           dto.MetricType_COUNTER,
 	"notify_wss_deliveries_total":                dto.MetricType_COUNTER,
 	"notify_wss_delivered_bytes_total":           dto.MetricType_COUNTER,
+	"notify_wss_compressed_frames_total":         dto.MetricType_COUNTER,
+	"notify_wss_inflated_messages_total":         dto.MetricType_COUNTER,
 	"notify_wss_slow_consumer_disconnects_total": dto.MetricType_COUNTER,
 	"notify_wss_auth_failures_total":             dto.MetricType_COUNTER,
 	"notify_wss_disconnects_total":               dto.MetricType_COUNTER,

@@ -227,6 +227,12 @@ func (c *conn) process(data []byte, now int64) int {
 		off = end
 		switch h.Opcode {
 		case wire.OpText:
+			if h.Rsv1 {
+				if payload, err = c.l.inflate(payload); err != nil {
+					c.lost(reasonReadErr, err)
+					return off
+				}
+			}
 			c.onPacket(payload, now)
 		case wire.OpClose:
 			c.lost(reasonCloseFrame, nil)

@@ -30,6 +30,7 @@ type Split struct {
 	// binds to 127.0.0.(SourceBase+w). Zero means 2.
 	SourceBase int
 	Secret     string
+	Deflate    bool // offer permessage-deflate
 	Joins      []string
 	Channels   int
 	SlowEvery  int
@@ -93,7 +94,7 @@ func (s Split) Plan() ([]WorkerConfig, error) {
 		cfgs[w] = WorkerConfig{
 			Worker: w, Targets: s.Targets, Source: fmt.Sprintf("127.0.0.%d", base+w),
 			First: stableAt, Count: sc, ChurnFirst: churnAt, ChurnCount: cc,
-			Loops: loops, Secret: s.Secret, Joins: s.Joins, Channels: s.Channels,
+			Loops: loops, Secret: s.Secret, Deflate: s.Deflate, Joins: s.Joins, Channels: s.Channels,
 			SlowEvery: s.SlowEvery, HandshakeTimeout: timeout,
 		}
 		stableAt += sc

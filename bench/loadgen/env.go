@@ -25,7 +25,7 @@ func newEnv(ctx context.Context, res *Result, opt Options, s Split) (*env, error
 	if len(opt.Targets) == 0 {
 		return nil, errors.New("loadgen: -target is required")
 	}
-	s.Targets, s.Secret = opt.Targets, opt.Secret
+	s.Targets, s.Secret, s.Deflate = opt.Targets, opt.Secret, opt.Deflate
 	s.PerWorker, s.MinWorkers, s.Loops, s.SourceBase = opt.PerWorker, opt.Workers, opt.Loops, opt.SourceBase
 	pub, err := NewPublisher(ctx, opt.Redis, opt.Pad)
 	if err != nil {

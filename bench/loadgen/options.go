@@ -40,6 +40,7 @@ type Options struct {
 	Settle      time.Duration // a phase ends when deliveries stall this long
 	PhaseMax    time.Duration // a phase never waits longer than this
 	Seed        uint64        // unicast target choice
+	Deflate     bool          // offer permessage-deflate; inflate compressed frames
 }
 
 // RegisterFlags binds o to fs with the defaults of a full-size run.
@@ -84,6 +85,7 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.Settle, "settle", 5*time.Second, "a phase ends when deliveries stall this long")
 	fs.DurationVar(&o.PhaseMax, "phase-max", 180*time.Second, "longest wait for one phase")
 	fs.Uint64Var(&o.Seed, "seed", 1, "unicast: seed of the target choice")
+	fs.BoolVar(&o.Deflate, "deflate", false, "offer permessage-deflate (as browsers do) and inflate the compressed frames received")
 }
 
 func splitList(s string) []string {

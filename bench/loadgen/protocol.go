@@ -26,6 +26,7 @@ type WorkerConfig struct {
 	ChurnCount int    `json:"churnCount"`
 	Loops      int    `json:"loops"`
 	Secret     string `json:"secret"`
+	Deflate    bool   `json:"deflate"` // offer permessage-deflate, inflate what comes compressed
 	// Joins lists the rooms every client asks for after CONNECT:
 	// "global", "user" (its own, explicitly) or "channel".
 	Joins    []string `json:"joins"`

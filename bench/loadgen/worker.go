@@ -89,7 +89,7 @@ func newWorker(cfg WorkerConfig) (*worker, error) {
 	for i := range max(cfg.Loops, 1) {
 		l, err := newLoop(loopConfig{
 			id: i, src: src.As4(), targets: cfg.Targets, joins: joins,
-			channels: cfg.Channels, secret: cfg.Secret, timeout: cfg.HandshakeTimeout,
+			channels: cfg.Channels, secret: cfg.Secret, deflate: cfg.Deflate, timeout: cfg.HandshakeTimeout,
 			maxFD: int(lim.Cur) + 1,
 		})
 		if err != nil {

@@ -49,8 +49,9 @@ func TestBrowser(t *testing.T) {
 	denied := pageServer(t, bundle, reps)
 	rd := redistest.Start(t)
 	// A short ping interval, so keep-alive over both transports is seen
-	// within the test.
-	srv := startServer(t, rd.URL, "CORS_ORIGIN="+allowed.URL, "PING_INTERVAL=1000", "PING_TIMEOUT=5000")
+	// within the test. Compression on: Chromium always offers
+	// permessage-deflate.
+	srv := startServer(t, rd.URL, "CORS_ORIGIN="+allowed.URL, "PING_INTERVAL=1000", "PING_TIMEOUT=5000", "COMPRESSION=on")
 	tok := userToken(t, "b1")
 	step("notify-wss ready")
 
@@ -146,7 +147,11 @@ func TestBrowser(t *testing.T) {
 		}
 	}
 
-	step("notifications received")
+	// The one notification over COMPRESSION_MIN_BYTES reached the
+	// WebSocket client compressed (Chromium negotiated permessage-deflate
+	// and inflated it above); the polling client got it plain.
+	srv.expectMetrics(map[series]float64{ser("notify_wss_compressed_frames_total"): 1})
+	step("notifications received (the large one compressed)")
 
 	// Keep-alive: a ping every second over both transports (a missing one
 	// is a server timer that did not fire: the client drops the connection

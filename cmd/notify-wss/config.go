@@ -31,6 +31,8 @@ type config struct {
 	PingTimeout          time.Duration
 	ConnectTimeout       time.Duration
 	AllowEIO3            bool
+	Compression          bool
+	CompressMin          int
 	MaxPayload           int
 	MaxOutbound          int
 	SendBuffer           int
@@ -111,7 +113,7 @@ func boolean(p func(*config) *bool) func(*config, string) error {
 	}
 }
 
-// onOff parses on/off (and the booleans strconv accepts).
+// onOff parses on/off (and what strconv.ParseBool takes).
 func onOff(p func(*config) *bool) func(*config, string) error {
 	return func(c *config, v string) error {
 		switch strings.ToLower(v) {
@@ -147,6 +149,8 @@ var settings = []setting{
 	{"PING_TIMEOUT", "ping-timeout", "20s", "time allowed for a pong (duration or ms)", duration(func(c *config) *time.Duration { return &c.PingTimeout })},
 	{"CONNECT_TIMEOUT", "connect-timeout", "45s", "time allowed to send CONNECT after the handshake", duration(func(c *config) *time.Duration { return &c.ConnectTimeout })},
 	{"ALLOW_EIO3", "allow-eio3", "false", "also serve socket.io v2 clients (Engine.IO protocol 3), as Node's allowEIO3; they pass the token in the query string", boolean(func(c *config) *bool { return &c.AllowEIO3 })},
+	{"COMPRESSION", "compression", "off", "on: negotiate permessage-deflate with WebSocket clients that offer it (no context takeover) and send notifications of COMPRESSION_MIN_BYTES or more compressed, once per broadcast", onOff(func(c *config) *bool { return &c.Compression })},
+	{"COMPRESSION_MIN_BYTES", "compression-min-bytes", "512", "with COMPRESSION=on, smaller notification packets are sent plain", integer(func(c *config) *int { return &c.CompressMin })},
 	{"MAX_PAYLOAD", "max-payload", "1000000", "largest client message or polling body, bytes", integer(func(c *config) *int { return &c.MaxPayload })},
 	{"MAX_OUTBOUND", "max-outbound", "1048576", "per-connection outbound cap before a slow consumer is dropped, bytes", integer(func(c *config) *int { return &c.MaxOutbound })},
 	{"MAX_QUEUE_MESSAGES", "max-queue-messages", "4096", "per event loop: notifications waiting to be written; past it the oldest is shed (-1: no cap)", integer(func(c *config) *int { return &c.QueueMessages })},
@@ -212,6 +216,9 @@ func (c *config) validate() error {
 	}
 	if c.RedisMode != bridge.ModeStandalone && c.RedisURL == "" {
 		return fmt.Errorf("config REDIS_MODE=%s needs REDIS_URL (the embedded dev broker is standalone)", c.RedisMode)
+	}
+	if c.CompressMin < 1 {
+		return fmt.Errorf("config COMPRESSION_MIN_BYTES: %d is not a positive size", c.CompressMin)
 	}
 	if c.Port < 0 || c.Port > 65535 {
 		return fmt.Errorf("config PORT: %d is not a port", c.Port)

@@ -107,7 +107,15 @@ type Request struct {
 	Authorization               []byte
 	ContentType                 []byte
 	AccessControlRequestHeaders []byte
+	// WSExtensions are the Sec-WebSocket-Extensions fields, in order: the
+	// first MaxExtensionFields of them (a server may ignore any offer, so
+	// the rest are dropped).
+	WSExtensions [MaxExtensionFields][]byte
 }
+
+// MaxExtensionFields is how many Sec-WebSocket-Extensions fields a Request
+// keeps: browsers and Node send one.
+const MaxExtensionFields = 2
 
 // Parser parses the requests of one connection, one after another. Its
 // zero value is ready to use. It is not safe for concurrent use; it is
@@ -219,6 +227,7 @@ func parseHead(head []byte, maxBody int, r *Request) error {
 		return err
 	}
 	sawLength, sawTE := false, false
+	extFields := 0
 	for {
 		line, rest = cutLine(rest)
 		if len(line) == 0 { // the blank line
@@ -249,6 +258,11 @@ func parseHead(head []byte, maxBody int, r *Request) error {
 			r.WSKey = value
 		case eqFold(name, "sec-websocket-version"):
 			r.WSVersion = value
+		case eqFold(name, "sec-websocket-extensions"):
+			if i := extFields; i < MaxExtensionFields {
+				r.WSExtensions[i] = value
+				extFields++
+			}
 		case eqFold(name, "origin"):
 			r.Origin = value
 		case eqFold(name, "authorization"):

@@ -49,6 +49,10 @@ func TestParse(t *testing.T) {
 			want: Request{Method: []byte("GET"), Path: []byte("/socket.io/"), Query: []byte("EIO=4&transport=websocket"), ContentLength: -1,
 				KeepAlive: true, UpgradeWebSocket: true, ConnectionUpgrade: true, WSKey: []byte("dGhlIHNhbXBsZSBub25jZQ=="),
 				WSVersion: []byte("13"), Origin: []byte("http://localhost:3000")}},
+		{name: "websocket extensions, repeated, the third dropped", in: "GET / HTTP/1.1\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n" +
+			"sec-websocket-extensions:x-webkit-deflate-frame \r\nSec-WebSocket-Extensions: third\r\n\r\n",
+			want: Request{Method: []byte("GET"), Path: []byte("/"), ContentLength: -1, KeepAlive: true,
+				WSExtensions: [MaxExtensionFields][]byte{[]byte("permessage-deflate; client_max_window_bits"), []byte("x-webkit-deflate-frame")}}},
 		{name: "connection list", in: "GET / HTTP/1.1\r\nConnection:keep-alive ,\tUpgrade\r\nUpgrade: WebSocket\r\n\r\n",
 			want: Request{Method: []byte("GET"), Path: []byte("/"), ContentLength: -1, KeepAlive: true, UpgradeWebSocket: true, ConnectionUpgrade: true}},
 		{name: "POST with body", in: "POST /x HTTP/1.1\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok", body: "ok",
@@ -405,7 +409,7 @@ func FuzzParseRequest(f *testing.F) {
 		if n > len(b) || r.HeadLen > n || r.HeadLen > testLimits.MaxHead || n-r.HeadLen != max(r.ContentLength, 0) {
 			t.Fatalf("n=%d headLen=%d contentLength=%d of %d bytes", n, r.HeadLen, r.ContentLength, len(b))
 		}
-		for _, s := range [][]byte{r.Method, r.Path, r.Query, r.WSKey, r.WSVersion, r.Origin, r.Authorization, r.ContentType, r.AccessControlRequestHeaders} {
+		for _, s := range [][]byte{r.Method, r.Path, r.Query, r.WSKey, r.WSVersion, r.Origin, r.Authorization, r.ContentType, r.AccessControlRequestHeaders, r.WSExtensions[0], r.WSExtensions[1]} {
 			if len(s) > 0 && !aliases(s, b[:r.HeadLen]) {
 				t.Fatalf("%q does not alias the head", s)
 			}

@@ -32,6 +32,7 @@ var clientMask = [4]byte{0x37, 0xfa, 0x21, 0x3d}
 // Header is a parsed frame header.
 type Header struct {
 	Fin     bool
+	Rsv1    bool // permessage-deflate: the message is compressed
 	Opcode  byte
 	Masked  bool
 	Mask    [4]byte
@@ -46,6 +47,7 @@ func ParseHeader(b []byte) (h Header, ok bool, err error) {
 		return h, false, nil
 	}
 	h.Fin = b[0]&0x80 != 0
+	h.Rsv1 = b[0]&0x40 != 0
 	h.Opcode = b[0] & 0x0f
 	h.Masked = b[1]&0x80 != 0
 	n := 2

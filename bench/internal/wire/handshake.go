@@ -24,13 +24,17 @@ var (
 )
 
 // AppendUpgradeRequest appends the HTTP/1.1 GET that opens a WebSocket-only
-// Engine.IO session at host (host:port) to dst.
-func AppendUpgradeRequest(dst []byte, host string) []byte {
+// Engine.IO session at host (host:port) to dst; with deflate, it offers
+// permessage-deflate as Chrome does.
+func AppendUpgradeRequest(dst []byte, host string, deflate bool) []byte {
 	dst = append(dst, "GET "+SocketIOPath+" HTTP/1.1\r\nHost: "...)
 	dst = append(dst, host...)
 	dst = append(dst, "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Key: "+wsKey+"\r\nSec-WebSocket-Version: 13\r\n\r\n"...)
-	return dst
+		"Sec-WebSocket-Key: "+wsKey+"\r\nSec-WebSocket-Version: 13\r\n"...)
+	if deflate {
+		dst = append(dst, "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"...)
+	}
+	return append(dst, "\r\n"...)
 }
 
 // ParseUpgradeResponse looks for a complete HTTP response head at the start
