@@ -169,7 +169,8 @@ type StreamStats struct {
 	// Errors counts failed reads: each ends the partition's connection,
 	// which resumes from its last id.
 	Errors uint64
-	// Trims counts XTRIM commands sent; TrimErrors the failed ones.
+	// Trims counts XTRIM commands that succeeded; TrimErrors the failed
+	// ones.
 	Trims, TrimErrors uint64
 	// Last is, per partition, the id of the last entry read (or the
 	// stream's last id when the bridge started); zero before.
@@ -613,7 +614,6 @@ func (b *Bridge) trimLoop(ctx context.Context) {
 			tctx, cancel := context.WithTimeout(ctx, trimInterval)
 			err := client.XTrimMinIDApprox(tctx, s.parts[p].key, StreamID{Ms: newest - keep}.String(), 0).Err()
 			cancel()
-			s.trims.Add(1)
 			if err != nil {
 				if ctx.Err() != nil {
 					return
@@ -622,6 +622,7 @@ func (b *Bridge) trimLoop(ctx context.Context) {
 				b.log.Warn("redis stream trim failed", slog.String("stream", s.parts[p].key), slog.Any("err", err))
 				continue
 			}
+			s.trims.Add(1)
 			trimmed[p] = newest
 		}
 	}

@@ -26,6 +26,11 @@ type Config struct {
 	// RedisSubscribe is how the bridge subscribes (bridge.SubscribePattern
 	// or bridge.SubscribeDynamic). Zero value means pattern.
 	RedisSubscribe bridge.SubscribeMode
+	// RedisInput is where notifications come from (bridge.InputPubSub or
+	// bridge.InputStreams). Zero value means pub/sub.
+	RedisInput bridge.Input
+	// Streams configures the streams input (bridge.StreamsConfig).
+	Streams bridge.StreamsConfig
 	// JWTSecret is the HS256 secret of client tokens. Required.
 	JWTSecret string
 	// DrainDuration is how long a drain takes to close every client after
@@ -76,6 +81,8 @@ func New(cfg Config) (*Service, error) {
 		URL:       cfg.RedisURL,
 		Mode:      cfg.RedisMode,
 		Subscribe: cfg.RedisSubscribe,
+		Input:     cfg.RedisInput,
+		Streams:   cfg.Streams,
 		Logger:    cfg.Logger,
 		OnWritten: func(m *bridge.Message) { s.met.observeWritten(m) },
 	}, func(m *bridge.Message) { s.srv.Broadcast(m.Room, m) })
