@@ -563,3 +563,29 @@ func TestParseStreamID(t *testing.T) {
 		t.Error("next does not carry into ms")
 	}
 }
+
+// TestStreamsOnEmbeddedBroker: the dev mode's miniredis serves the
+// commands the streams input uses.
+func TestStreamsOnEmbeddedBroker(t *testing.T) {
+	url, stop, err := StartEmbedded("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	pub := newPublisher(t, ModeStandalone, url)
+	if _, err := PublishStream(context.Background(), pub, globalChannel, `{"before":1}`, DefaultPartitions, 10); err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	b, _ := runStreamsBridge(t, Config{URL: url, Backfill: time.Minute, HealthInterval: 200 * time.Millisecond}, rec.deliver)
+	if _, err := PublishStream(context.Background(), pub, globalChannel, `{"after":1}`, DefaultPartitions, 10); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the live entry", func() bool { return rec.len() == 1 })
+	if got := rec.all()[0]; got.payload != `{"after":1}` || got.room != GlobalRoom {
+		t.Fatalf("delivered %+v", got)
+	}
+	if st := b.StreamStats(); st.Backfilled != 1 || st.Read != 1 {
+		t.Fatalf("StreamStats = %+v", st)
+	}
+}
