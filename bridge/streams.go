@@ -207,8 +207,11 @@ type streams struct {
 	read, backfilled, errors, trims, trimErrors atomic.Uint64
 
 	readers []*reader
-	mu      sync.Mutex // guards up and the readers' everUp
-	up      int        // readers positioned and reading
+	// misrouted is set after the first entry found in a partition its
+	// channel does not hash to (a publisher with another Partitions).
+	misrouted atomic.Bool
+	mu        sync.Mutex // guards up and the readers' everUp
+	up        int        // readers positioned and reading
 }
 
 // partition is one stream's reading position. pos, backfillEnd and phase
@@ -548,6 +551,11 @@ func (b *Bridge) entry(p int, m redis.XMessage, backfill bool, now time.Time) {
 	channel, ok1 := m.Values[StreamChannelField].(string)
 	payload, ok2 := m.Values[StreamPayloadField].(string)
 	if ok1 && ok2 {
+		if want := StreamPartition(channel, len(s.parts)); want != p && !s.misrouted.Swap(true) {
+			b.log.Warn("stream entry in another partition than its channel's: do the publishers use the same STREAM_PARTITIONS? Entries in partitions past ours are never read",
+				slog.String("stream", s.parts[p].key), slog.String("id", m.ID),
+				slog.String("channel", channel), slog.String("expected", s.parts[want].key))
+		}
 		b.handle(channel, payload, Position{Partition: p, ID: id, Backfill: backfill}, now)
 	} else {
 		b.dropped.Add(1)
@@ -594,8 +602,15 @@ func (b *Bridge) readerDown() {
 // and keeps a little more).
 func (b *Bridge) trimLoop(ctx context.Context) {
 	s := b.streams
+	conns := &connSet{}
 	client := b.target.newClient()
-	defer client.Close()
+	installHook(client, sessionConns{conns})
+	stopCancelWatch := context.AfterFunc(ctx, conns.closeAll)
+	defer func() {
+		stopCancelWatch()
+		conns.closeAll()
+		_ = client.Close()
+	}()
 	trimmed := make([]uint64, len(s.parts)) // newest ms at the last trim
 	t := time.NewTicker(trimInterval)
 	defer t.Stop()

@@ -589,3 +589,25 @@ func TestStreamsOnEmbeddedBroker(t *testing.T) {
 		t.Fatalf("StreamStats = %+v", st)
 	}
 }
+
+// TestStreamsWarnsOfMisroutedEntries: an entry in another partition than
+// its channel's (a publisher with another STREAM_PARTITIONS) is delivered,
+// and logged once.
+func TestStreamsWarnsOfMisroutedEntries(t *testing.T) {
+	srv := redistest.Start(t)
+	pub := newPublisher(t, ModeStandalone, srv.URL)
+	rec := &recorder{}
+	_, logs := runStreamsBridge(t, Config{URL: srv.URL, Streams: StreamsConfig{Partitions: 4}}, rec.deliver)
+	ch := "user:notifications:u1"
+	wrong := PartitionKey((StreamPartition(ch, 4) + 1) % 4)
+	for range 2 {
+		err := pub.XAdd(context.Background(), &redis.XAddArgs{Stream: wrong, Values: []string{StreamChannelField, ch, StreamPayloadField, "{}"}}).Err()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "both entries", func() bool { return rec.len() == 2 })
+	if n := strings.Count(logs.String(), "same STREAM_PARTITIONS"); n != 1 {
+		t.Fatalf("warned %d times, want once", n)
+	}
+}
