@@ -365,7 +365,7 @@ func (b *Bridge) streamNames(r *reader) string {
 func (b *Bridge) readSession(runCtx context.Context, r *reader) (wasUp bool, err error) {
 	conns := &connSet{}
 	ctx := withConnSet(runCtx, conns)
-	client := b.target.newClient()
+	client := b.target.newReaderClient()
 	installHook(client, sessionConns{conns})
 	stopCancelWatch := context.AfterFunc(runCtx, conns.closeAll)
 	defer func() {
@@ -404,6 +404,28 @@ func (b *Bridge) readSession(runCtx context.Context, r *reader) (wasUp bool, err
 				b.entry(p, m, false, now)
 			}
 		}
+	}
+}
+
+// newReaderClient is newClient without go-redis' command retries: a read
+// that fails ends the session at once (Connected false, logged, counted),
+// and the next one resumes from the ids, through a fresh client (the
+// sentinels' current master, the cluster's current slot map). Cluster
+// redirections (MOVED, ASK) are still followed.
+func (t *target) newReaderClient() redis.UniversalClient {
+	switch {
+	case t.failover != nil:
+		o := *t.failover
+		o.MaxRetries = -1
+		return redis.NewFailoverClient(&o)
+	case t.cluster != nil:
+		o := *t.cluster
+		o.MaxRetries = -1
+		return redis.NewClusterClient(&o)
+	default:
+		o := *t.standalone
+		o.MaxRetries = -1
+		return redis.NewClient(&o)
 	}
 }
 
