@@ -42,6 +42,9 @@ var ErrRunning = errors.New("bridge: Run already in progress")
 // from the bridge's single subscriber goroutine, in Redis order, and must not
 // block: while it runs nothing is read from Redis, and Redis disconnects a
 // subscriber whose output buffer grows past client-output-buffer-limit pubsub.
+// With the streams input in cluster mode every partition has its reader
+// goroutine, so Deliver is called concurrently, in stream order within a
+// partition (and so within a room).
 type Deliver func(m *Message)
 
 // Stats are the bridge's counters since New.
@@ -83,7 +86,8 @@ type Bridge struct {
 	reconnects atomic.Uint64
 	everUp     bool // touched only by Run's goroutine
 
-	// Invalid-message log limiter, touched only by Run's goroutine.
+	// Invalid-message log limiter: several stream readers may log at once.
+	invalidMu      sync.Mutex
 	lastInvalidLog time.Time
 	suppressed     uint64
 
@@ -98,6 +102,8 @@ type Bridge struct {
 	refused        [NumRefuseReasons]atomic.Uint64
 	lastRefuseLog  [NumRefuseReasons]time.Time // by reason; Run's goroutine only
 	refuseSuppress [NumRefuseReasons]uint64    // Run's goroutine only
+	// streams is the streams input's state (streams.go), nil with pub/sub.
+	streams *streams
 }
 
 // New checks cfg and returns a Bridge; it does not connect (Run does).
@@ -117,6 +123,19 @@ func New(cfg Config, deliver Deliver) (*Bridge, error) {
 		deliver: deliver,
 		log:     cfg.Logger.With(slog.String("component", "bridge"), slog.String("mode", string(t.mode))),
 		ready:   make(chan struct{}),
+	}
+	switch cfg.Input {
+	case InputPubSub:
+	case InputStreams:
+		if err := checkStreams(cfg); err != nil {
+			return nil, err
+		}
+		b.streams = newStreams(cfg, t)
+		b.log = b.log.With(slog.String("input", string(cfg.Input)))
+		return b, nil
+	default:
+		_, err := ParseInput(string(cfg.Input))
+		return nil, err
 	}
 	if b.demand, err = newDemand(cfg, b.log, &b.subs); err != nil {
 		return nil, err
@@ -161,11 +180,17 @@ func (b *Bridge) Stats() Stats {
 // Run is in progress. Messages published while disconnected are lost (Redis
 // pub/sub does not queue them). Run may be called again after it returned;
 // Stats and Ready carry over, so the next subscription counts as a reconnect.
+// With the streams input (Config.Input) Run reads the streams instead
+// (runStreams) and resumes from the last id read after any error, so
+// nothing still in a stream is lost.
 func (b *Bridge) Run(ctx context.Context) error {
 	if !b.running.CompareAndSwap(false, true) {
 		return ErrRunning
 	}
 	defer b.running.Store(false)
+	if b.streams != nil {
+		return b.runStreams(ctx)
+	}
 
 	// One client for the whole Run: in sentinel and cluster mode it keeps
 	// what go-redis learnt (the sentinels, the slot map) across sessions.
@@ -407,7 +432,9 @@ func (b *Bridge) handle(channel, payload string, pos Position, now time.Time) {
 		err = seq.Sequence(pos, func(offset []byte) (*Message, error) {
 			return b.build(room, kind, payload, offset, pos, now)
 		}, b.deliver)
-	} else {
+	} else if !pos.Backfill {
+		// Without a Sequencer nobody keeps history: a backfilled entry is
+		// neither built nor delivered.
 		var m *Message
 		if m, err = b.build(room, kind, payload, nil, pos, now); err == nil {
 			b.deliver(m)
@@ -484,6 +511,8 @@ func (b *Bridge) logRefused(channel string, r *refusal, size int, now time.Time)
 // logInvalid logs a dropped invalid payload with a short preview, at most one
 // line per invalidLogEvery.
 func (b *Bridge) logInvalid(channel, payload string, now time.Time) {
+	b.invalidMu.Lock()
+	defer b.invalidMu.Unlock()
 	if !b.lastInvalidLog.IsZero() && now.Sub(b.lastInvalidLog) < invalidLogEvery {
 		b.suppressed++
 		return

@@ -70,6 +70,18 @@ type Config struct {
 	// SubscribePattern mode; in SubscribeDynamic mode EmitterChannel and
 	// each wanted room's EmitterRoomChannel. Zero value means off.
 	Emitter bool
+	// Input is where notifications come from: InputPubSub (PUBLISH) or
+	// InputStreams (XADD to partitioned streams, see streams.go). Zero
+	// value means InputPubSub.
+	Input Input
+	// Streams configures the streams input; ignored with pub/sub.
+	Streams StreamsConfig
+	// Backfill, with the streams input, is how far back the bridge reads
+	// each stream when it starts: the entries added in the last Backfill
+	// before the start are handed over with Position.Backfill set (for
+	// recovery history; never delivered), then reading goes on live from
+	// the stream's last id at the start. Zero: start at that last id.
+	Backfill time.Duration
 }
 
 // withDefaults returns cfg with zero values replaced by the defaults.
@@ -88,6 +100,12 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.HealthInterval == 0 {
 		cfg.HealthInterval = DefaultHealthInterval
+	}
+	if cfg.Input == "" {
+		cfg.Input = InputPubSub
+	}
+	if cfg.Streams.Partitions == 0 {
+		cfg.Streams.Partitions = DefaultPartitions
 	}
 	return cfg
 }

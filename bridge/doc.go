@@ -84,5 +84,25 @@
 // mode the subscription is on a random node: classic PUBLISH is broadcast
 // over the cluster bus, so one PSUBSCRIBE anywhere sees every channel.
 //
+// # The streams input
+//
+// With Config.Input = InputStreams the bridge reads Redis Streams instead of
+// subscribing (streams.go). Publishers XADD {channel, payload} to the
+// channel's partition, notifications:{p} with p = CRC-32 (IEEE) of the
+// channel name mod Partitions (StreamKey, PublishStream), so a room's
+// notifications stay in order in one stream. Every bridge reads every
+// partition with XREAD BLOCK from the last id it read (no consumer group:
+// fan-out), one XREAD over all partitions on a standalone or sentinel
+// master, one blocking reader per partition in a cluster (each key is its
+// own slot, and multi-slot commands are refused). After any error a
+// reader's next session resumes from those ids, so an entry added
+// meanwhile is read as long as it is still in the stream; Connected is
+// true while every reader is positioned and reading. At the first start
+// each partition begins at its last entry; with Config.Backfill it first
+// hands over the entries of the last Backfill up to there with
+// Position.Backfill set (recovery history: the Sequencer keeps them, nothing
+// delivers them). Every few seconds each bridge trims the partitions it read
+// from with XTRIM MINID ~ (StreamsConfig.Retention).
+//
 // StartEmbedded runs an in-process miniredis broker for dev mode.
 package bridge

@@ -154,15 +154,19 @@ func resp2Unless(p int) int {
 	return p
 }
 
-// newClient builds a client for t.
+// newClient builds a client for t. Each gets its own copy of the options,
+// which go-redis fills in (so that several goroutines may call newClient).
 func (t *target) newClient() redis.UniversalClient {
 	switch {
 	case t.failover != nil:
-		return redis.NewFailoverClient(t.failover)
+		o := *t.failover
+		return redis.NewFailoverClient(&o)
 	case t.cluster != nil:
-		return redis.NewClusterClient(t.cluster)
+		o := *t.cluster
+		return redis.NewClusterClient(&o)
 	default:
-		return redis.NewClient(t.standalone)
+		o := *t.standalone
+		return redis.NewClient(&o)
 	}
 }
 

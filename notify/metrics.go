@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"runtime"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -218,6 +219,14 @@ var (
 		"Subscription commands sent to Redis: subscribe counts SUBSCRIBE and PSUBSCRIBE, unsubscribe UNSUBSCRIBE; each names up to 500 channels.", []string{"command"}, nil)
 	descEmitterRefused = prometheus.NewDesc("notify_wss_emitter_refused_total",
 		"Socket.IO emitter messages refused (EMITTER=on), by reason: binary, namespace (not \"/\"), flags, malformed. Delivered ones count as notifications received of kind emitter.", []string{"reason"}, nil)
+	descStreamEntries = prometheus.NewDesc("notify_wss_stream_entries_total",
+		"REDIS_INPUT=streams: stream entries read, live or at the start for recovery history (backfill).", []string{"phase"}, nil)
+	descStreamErrors = prometheus.NewDesc("notify_wss_stream_read_errors_total",
+		"REDIS_INPUT=streams: failed stream reads; each reconnects and resumes from the last id read.", nil, nil)
+	descStreamTrims = prometheus.NewDesc("notify_wss_stream_trims_total",
+		"REDIS_INPUT=streams: XTRIM MINID ~ commands sent, by result.", []string{"result"}, nil)
+	descStreamLastID = prometheus.NewDesc("notify_wss_stream_last_id_seconds",
+		"REDIS_INPUT=streams: the time (Unix seconds, Redis's clock) in the id of the last entry read, per partition.", []string{"partition"}, nil)
 	descOverReleases = prometheus.NewDesc("notify_wss_message_over_releases_total",
 		"Broadcast message releases without a reference left: a bug if ever above 0.", nil, nil)
 	descRecoveries = prometheus.NewDesc("notify_wss_recoveries_total",
@@ -248,6 +257,7 @@ var allDescs = []*prometheus.Desc{
 	descRecoveries, descRecoveryFailures, descReplayed, descHeld, descHistoryMessages, descHistoryBytes,
 	descHistoryRooms, descHistoryEvicted,
 	descEmitterRefused,
+	descStreamEntries, descStreamErrors, descStreamTrims, descStreamLastID,
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
@@ -333,5 +343,15 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descSubscriptions, float64(ss.Current))
 		counter(descSubscribeCommands, ss.SubscribeCommands, "subscribe")
 		counter(descSubscribeCommands, ss.UnsubscribeCommands, "unsubscribe")
+		if st := c.br.StreamStats(); st.Last != nil {
+			counter(descStreamEntries, st.Read, "live")
+			counter(descStreamEntries, st.Backfilled, "backfill")
+			counter(descStreamErrors, st.Errors)
+			counter(descStreamTrims, st.Trims, "ok")
+			counter(descStreamTrims, st.TrimErrors, "error")
+			for p, id := range st.Last {
+				gauge(descStreamLastID, float64(id.Ms)/1e3, strconv.Itoa(p))
+			}
+		}
 	}
 }

@@ -30,6 +30,11 @@ type Config struct {
 	// (@socket.io/redis-emitter; see bridge.Config.Emitter). Zero value
 	// means off.
 	Emitter bool
+	// RedisInput is where notifications come from (bridge.InputPubSub or
+	// bridge.InputStreams). Zero value means pub/sub.
+	RedisInput bridge.Input
+	// Streams configures the streams input (bridge.StreamsConfig).
+	Streams bridge.StreamsConfig
 	// JWTSecret is the HS256 secret of client tokens. Required.
 	JWTSecret string
 	// DrainDuration is how long a drain takes to close every client after
@@ -105,6 +110,8 @@ func New(cfg Config) (*Service, error) {
 		Mode:      cfg.RedisMode,
 		Subscribe: cfg.RedisSubscribe,
 		Emitter:   cfg.Emitter,
+		Input:     cfg.RedisInput,
+		Streams:   cfg.Streams,
 		Logger:    cfg.Logger,
 		OnWritten: func(m *bridge.Message) { s.met.observeWritten(m) },
 	}
@@ -115,9 +122,23 @@ func New(cfg Config) (*Service, error) {
 		if rc.RoomMaxBytes <= 0 {
 			rc.RoomMaxBytes = DefaultRecoveryRoomMaxBytes
 		}
-		hist := newHistory(1, rc.Window, rc.MaxBytes, rc.RoomMaxBytes, nil)
+		partitions, keepAll := 1, false
+		if cfg.RedisInput == bridge.InputStreams {
+			// Offsets are the partitions' stream ids, the same on every
+			// instance, and the history starts with the window read back
+			// from the streams (backfill). What is kept is every room's:
+			// sessions held elsewhere are not known here.
+			partitions, keepAll = cfg.Streams.Partitions, true
+			if partitions <= 0 {
+				partitions = bridge.DefaultPartitions
+			}
+			bcfg.Backfill = rc.Window
+		}
+		hist := newHistory(partitions, rc.Window, rc.MaxBytes, rc.RoomMaxBytes, nil)
 		s.rec = newRecovery(cfg.JWTSecret, hist, rc.Window)
-		hist.keep = s.rec.keeps
+		if !keepAll {
+			hist.keep = s.rec.keeps
+		}
 		bcfg.Sequencer = hist
 	}
 	br, err := bridge.New(bcfg, func(m *bridge.Message) {

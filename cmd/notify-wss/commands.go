@@ -57,7 +57,8 @@ func tokenCommand(args []string, stdout, stderr io.Writer) error {
 }
 
 // publishCommand publishes one notification, shaped as the notify-worker
-// sends them, to the configured Redis.
+// sends them, to the configured Redis: PUBLISH, or XADD to its partition
+// with REDIS_INPUT=streams.
 func publishCommand(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("notify-wss publish", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -69,8 +70,18 @@ func publishCommand(args []string, stdout, stderr io.Writer) error {
 	message := fs.String("message", "", "human-readable message")
 	url := fs.String("redis-url", settingValue("REDIS_URL"), "Redis URL (env REDIS_URL)")
 	modeName := fs.String("redis-mode", settingValue("REDIS_MODE"), "standalone, sentinel or cluster (env REDIS_MODE)")
+	inputName := fs.String("redis-input", settingValue("REDIS_INPUT"), "pubsub (PUBLISH) or streams (XADD to the channel's partition) (env REDIS_INPUT)")
+	partitions := fs.Int("stream-partitions", atoiOr(settingValue("STREAM_PARTITIONS"), bridge.DefaultPartitions), "number of streams, with streams (env STREAM_PARTITIONS)")
+	maxLen := fs.Int64("stream-maxlen", int64(atoiOr(settingValue("STREAM_MAXLEN"), bridge.DefaultStreamMaxLen)), "cap each stream at about this many entries, with streams; 0: no cap (env STREAM_MAXLEN)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	input, err := bridge.ParseInput(*inputName)
+	if err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	if input == bridge.InputStreams && (*partitions < 1 || *partitions > bridge.MaxPartitions) {
+		return fmt.Errorf("publish: --stream-partitions %d is not between 1 and %d", *partitions, bridge.MaxPartitions)
 	}
 	targets := 0
 	var redisChannel string
@@ -109,6 +120,15 @@ func publishCommand(args []string, stdout, stderr io.Writer) error {
 	defer rdb.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	if input == bridge.InputStreams {
+		// Its partition's stream: on the node owning its slot in a cluster.
+		id, err := bridge.PublishStream(ctx, rdb, redisChannel, string(payload), *partitions, *maxLen)
+		if err != nil {
+			return fmt.Errorf("publish to %s: %w", redisChannel, err)
+		}
+		fmt.Fprintf(stdout, "added %s to %s as %s: %s\n", redisChannel, bridge.StreamKey(redisChannel, *partitions), id, payload)
+		return nil
+	}
 	n, err := rdb.Publish(ctx, redisChannel, payload).Result()
 	if err != nil {
 		return fmt.Errorf("publish to %s: %w", redisChannel, err)
@@ -119,6 +139,14 @@ func publishCommand(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "published to %s (%d subscriber(s)%s): %s\n", redisChannel, n, where, payload)
 	return nil
+}
+
+// atoiOr returns s as a number, or def when it is not one.
+func atoiOr(s string, def int) int {
+	if n, err := strconv.Atoi(s); err == nil {
+		return n
+	}
+	return def
 }
 
 // notificationJSON builds a notification: id, type, target, data, timestamp.

@@ -50,6 +50,11 @@ type config struct {
 	RecoveryMaxBytes     int
 	RecoveryRoomMaxBytes int
 	Emitter              bool // EMITTER: also deliver Socket.IO emitter messages
+
+	RedisInput       string // "pubsub" or "streams"
+	StreamPartitions int
+	StreamRetention  time.Duration
+	StreamMaxLen     int
 }
 
 // setting is one configuration knob: its environment variable, its flag,
@@ -139,6 +144,10 @@ var settings = []setting{
 	{"REDIS_MODE", "redis-mode", "standalone", "standalone; sentinel (REDIS_URL redis://[:pw@]sentinel:26379?master_name=NAME&addr=sentinel2:26379); cluster (redis://[:pw@]node:7000?addr=node2:7000)", redisMode(func(c *config) *bridge.Mode { return &c.RedisMode })},
 	{"REDIS_SUBSCRIBE", "redis-subscribe", "pattern", "pattern: PSUBSCRIBE every user and channel (each server gets every notification); dynamic: SUBSCRIBE each room's channel while it has members here, UNSUBSCRIBE 5s after the last one left", str(func(c *config) *string { return &c.RedisSubscribe })},
 	{"EMITTER", "emitter", "off", "on: also deliver what Socket.IO emitters (@socket.io/redis-emitter) publish on socket.io#/#..., to the rooms they name, except those excepted (binary data and other namespaces are refused and logged)", onOff(func(c *config) *bool { return &c.Emitter })},
+	{"REDIS_INPUT", "redis-input", "pubsub", "pubsub: read PUBLISHed notifications (lost while Redis is unreachable); streams: XREAD the streams notifications:{0}..{N-1} that publishers XADD to, resuming from the last entry read after any Redis error (see README, Durable input)", str(func(c *config) *string { return &c.RedisInput })},
+	{"STREAM_PARTITIONS", "stream-partitions", "8", "REDIS_INPUT=streams: number of streams (partition = CRC-32 of the channel name mod N); every publisher and server must agree", integer(func(c *config) *int { return &c.StreamPartitions })},
+	{"STREAM_RETENTION", "stream-retention", "10m", "REDIS_INPUT=streams: every few seconds each server trims the partitions it reads (XTRIM MINID ~) to the entries at most this much older than the newest, and never below the recovery window; 0: never trim", duration(func(c *config) *time.Duration { return &c.StreamRetention })},
+	{"STREAM_MAXLEN", "stream-maxlen", "100000", "REDIS_INPUT=streams: `notify-wss publish` caps each partition at about this many entries (XADD MAXLEN ~); 0: no cap", integer(func(c *config) *int { return &c.StreamMaxLen })},
 	{"JWT_SECRET", "jwt-secret", "", "HS256 secret for client tokens; empty in dev mode generates one", str(func(c *config) *string { return &c.JWTSecret })},
 	{"HOST", "host", "0.0.0.0", "listen address", str(func(c *config) *string { return &c.Host })},
 	{"PORT", "port", "8080", "listen port", integer(func(c *config) *int { return &c.Port })},
@@ -226,10 +235,37 @@ func (c *config) validate() error {
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return err
 	}
-	if _, err := bridge.ParseSubscribeMode(c.RedisSubscribe); err != nil {
+	sub, err := bridge.ParseSubscribeMode(c.RedisSubscribe)
+	if err != nil {
 		return fmt.Errorf("config REDIS_SUBSCRIBE: %q is not pattern or dynamic", c.RedisSubscribe)
 	}
+	in, err := c.input()
+	if err != nil {
+		return fmt.Errorf("config REDIS_INPUT: %q is not pubsub or streams", c.RedisInput)
+	}
+	if in == bridge.InputStreams && sub != bridge.SubscribePattern {
+		return errors.New("config REDIS_SUBSCRIBE=dynamic does not apply to REDIS_INPUT=streams: every server reads every partition; unset it")
+	}
+	if c.StreamPartitions < 1 || c.StreamPartitions > bridge.MaxPartitions {
+		return fmt.Errorf("config STREAM_PARTITIONS: %d is not between 1 and %d", c.StreamPartitions, bridge.MaxPartitions)
+	}
+	if c.StreamMaxLen < 0 {
+		return fmt.Errorf("config STREAM_MAXLEN: %d is negative", c.StreamMaxLen)
+	}
 	return nil
+}
+
+// input returns REDIS_INPUT parsed.
+func (c *config) input() (bridge.Input, error) { return bridge.ParseInput(c.RedisInput) }
+
+// streams returns the bridge's streams settings: STREAM_RETENTION 0 (or
+// less) means never trim.
+func (c *config) streams() bridge.StreamsConfig {
+	s := bridge.StreamsConfig{Partitions: c.StreamPartitions, Retention: c.StreamRetention}
+	if s.Retention <= 0 {
+		s.Retention = -1
+	}
+	return s
 }
 
 // settingValues resolves every setting from its default, then envFile,

@@ -70,6 +70,10 @@ func TestConfigErrors(t *testing.T) {
 		{"stray argument", nil, []string{"extra"}, "unexpected argument"},
 		{"bad redis mode", map[string]string{"REDIS_MODE": "sharded"}, nil, "REDIS_MODE"},
 		{"sentinel needs a URL", map[string]string{"REDIS_MODE": "sentinel"}, nil, "REDIS_MODE=sentinel needs REDIS_URL"},
+		{"bad input", map[string]string{"REDIS_INPUT": "kafka"}, nil, "REDIS_INPUT"},
+		{"streams are not dynamic", map[string]string{"REDIS_INPUT": "streams", "REDIS_SUBSCRIBE": "dynamic"}, nil, "REDIS_SUBSCRIBE=dynamic does not apply"},
+		{"no partitions", map[string]string{"STREAM_PARTITIONS": "0"}, nil, "STREAM_PARTITIONS"},
+		{"negative maxlen", map[string]string{"STREAM_MAXLEN": "-1"}, nil, "STREAM_MAXLEN"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/notify-wss/notify-wss/bridge"
 	"github.com/notify-wss/notify-wss/internal/sioclient"
 )
 
@@ -24,9 +25,9 @@ type numbered struct {
 	N      int    `json:"n"`
 }
 
-// publishStreams publishes n numbered notifications to each channel, one
+// publishNumbered publishes n numbered notifications to each channel, one
 // round every gap, and returns when done (or ctx ends).
-func publishStreams(ctx context.Context, t *testing.T, url string, channels map[string]string, n int, gap time.Duration) error {
+func publishNumbered(ctx context.Context, t *testing.T, url string, streams bool, channels map[string]string, n int, gap time.Duration) error {
 	opt, err := redis.ParseURL(url)
 	if err != nil {
 		return err
@@ -36,7 +37,13 @@ func publishStreams(ctx context.Context, t *testing.T, url string, channels map[
 	for i := range n {
 		for stream, channel := range channels {
 			b, _ := json.Marshal(numbered{Stream: stream, N: i})
-			if err := c.Publish(ctx, channel, b).Err(); err != nil {
+			var err error
+			if streams {
+				_, err = bridge.PublishStream(ctx, c, channel, string(b), 0, 0)
+			} else {
+				err = c.Publish(ctx, channel, b).Err()
+			}
+			if err != nil {
 				return fmt.Errorf("publish %d to %s: %w", i, channel, err)
 			}
 		}
@@ -72,9 +79,21 @@ func checkStreams(t *testing.T, events []sioclient.Event, streams []string, n in
 }
 
 func TestRecoveryReplaysWhatWasMissed(t *testing.T) {
-	for _, transport := range []string{"websocket", "polling"} {
-		t.Run(transport, func(t *testing.T) {
-			rd, srv, d := env(t)
+	for _, c := range []struct {
+		name, transport string
+		streams         bool
+	}{
+		{"websocket", "websocket", false},
+		{"polling", "polling", false},
+		{"streams-websocket", "websocket", true},
+	} {
+		transport := c.transport
+		t.Run(c.name, func(t *testing.T) {
+			input := "REDIS_INPUT=pubsub"
+			if c.streams {
+				input = "REDIS_INPUT=streams"
+			}
+			rd, srv, d := env(t, input)
 			opts := map[string]any{
 				"transports": []string{transport}, "auth": map[string]any{"token": userToken(t, "u1")},
 				"reconnectionDelay": 200, "reconnectionDelayMax": 400,
@@ -94,7 +113,7 @@ func TestRecoveryReplaysWhatWasMissed(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			published := make(chan error, 1)
-			go func() { published <- publishStreams(ctx, t, rd.URL, channels, n, 3*time.Millisecond) }()
+			go func() { published <- publishNumbered(ctx, t, rd.URL, c.streams, channels, n, 3*time.Millisecond) }()
 
 			// Drop the transport three times while the streams flow.
 			for drop := range 3 {
@@ -191,15 +210,4 @@ func notifications(t *testing.T, d *sioclient.Driver, id string, n int) []siocli
 func (s *server) metrics() string {
 	_, body := s.get("/metrics")
 	return string(body)
-}
-
-// grepLines returns the lines of s that contain sub.
-func grepLines(s, sub string) string {
-	var out []string
-	for _, l := range strings.Split(s, "\n") {
-		if strings.Contains(l, sub) {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, "\n")
 }

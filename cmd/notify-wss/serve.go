@@ -51,12 +51,15 @@ func serveCommand(args []string, stdout, stderr io.Writer) error {
 	}
 	defer dev.stop()
 
+	input, _ := cfg.input() // checked by loadConfig
 	svc, err := notify.New(notify.Config{
 		Engine:         engineConfig(cfg, log),
 		RedisURL:       cfg.RedisURL,
 		RedisMode:      cfg.RedisMode,
 		RedisSubscribe: bridge.SubscribeMode(cfg.RedisSubscribe),
 		Emitter:        cfg.Emitter,
+		RedisInput:     input,
+		Streams:        cfg.streams(),
 		JWTSecret:      cfg.JWTSecret,
 		DrainDuration:  cfg.DrainDuration,
 		Version:        buildVersion(),
@@ -220,6 +223,16 @@ func (d *devMode) printBanner(w io.Writer, cfg *config) {
 	fmt.Fprintf(w, "Connect a client:\n  io(%q, { auth: { token: %q } })\n\n", url, token)
 	if d.redisAddr != "" {
 		_, port, _ := net.SplitHostPort(d.redisAddr)
-		fmt.Fprintf(w, "Send it a notification:\n  redis-cli -p %s PUBLISH user:notifications:%s '{\"type\":\"TIP\",\"message\":\"hello from redis\"}'\n\n", port, u.ID)
+		ch := "user:notifications:" + u.ID
+		if in, _ := cfg.input(); in == bridge.InputStreams {
+			capped := ""
+			if cfg.StreamMaxLen > 0 {
+				capped = fmt.Sprintf("MAXLEN '~' %d ", cfg.StreamMaxLen)
+			}
+			fmt.Fprintf(w, "Send it a notification:\n  redis-cli -p %s XADD '%s' %s'*' channel %s payload '{\"type\":\"TIP\",\"message\":\"hello from redis\"}'\n\n",
+				port, bridge.StreamKey(ch, cfg.StreamPartitions), capped, ch)
+		} else {
+			fmt.Fprintf(w, "Send it a notification:\n  redis-cli -p %s PUBLISH %s '{\"type\":\"TIP\",\"message\":\"hello from redis\"}'\n\n", port, ch)
+		}
 	}
 }

@@ -10,6 +10,10 @@
 //	srv.Stop()                         // Redis goes away (clients see EOF)
 //	srv.Restart()                      // same port, empty, ready for PING
 //
+//	srv := redistest.StartPersistent(t) // AOF on, fsync after every write
+//	srv.Stop()                          // SIGKILL: nothing acknowledged is lost
+//	srv.Restart()                       // same port and dir, AOF loaded
+//
 // Two topologies build on it, every process on free ports and killed by
 // t.Cleanup like a single server:
 //

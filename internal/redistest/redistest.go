@@ -53,6 +53,9 @@ type Server struct {
 	port  int
 	extra []string // more redis-server arguments, the same on Restart
 	conf  string   // config file passed first ("" for none), e.g. a sentinel's
+	// persistent: started by StartPersistent, Restart waits for the AOF
+	// to be loaded.
+	persistent bool
 
 	mu     sync.Mutex
 	proc   *process      // nil when stopped
@@ -73,6 +76,19 @@ type process struct {
 func Start(t testing.TB) *Server {
 	t.Helper()
 	return start(t, launchOptions{})
+}
+
+// StartPersistent is Start with the append-only file on and fsynced after
+// every write (--appendonly yes --appendfsync always): every command Redis
+// acknowledged survives Stop (SIGKILL), and Restart loads it back, on the
+// same port and in the same directory.
+func StartPersistent(t testing.TB) *Server {
+	t.Helper()
+	s := start(t, launchOptions{args: func() ([]string, error) {
+		return []string{"--appendonly", "yes", "--appendfsync", "always"}, nil
+	}})
+	s.persistent = true
+	return s
 }
 
 // launchOptions are what Start's variants add to a plain server.
@@ -148,9 +164,11 @@ func (s *Server) Stop() {
 	s.proc = nil
 }
 
-// Restart starts the server again on the same port (stopping it first if it
-// is running) and waits until it answers. The new server starts empty.
-// It fails the test if the port has been taken in the meantime.
+// Restart starts the server again on the same port and directory (stopping
+// it first if it is running) and waits until it answers. The new server
+// starts empty, except one from StartPersistent, which has loaded its
+// append-only file when Restart returns. It fails the test if the port has
+// been taken in the meantime.
 func (s *Server) Restart() {
 	s.t.Helper()
 	s.Stop()
@@ -163,6 +181,9 @@ func (s *Server) Restart() {
 		p, err := s.launch(s.port)
 		if err == nil {
 			s.proc = p
+			if s.persistent {
+				waitInfo(s.t, s.Addr, "persistence", "loading:0")
+			}
 			return
 		}
 		if time.Now().After(deadline) {
