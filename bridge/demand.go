@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/notify-wss/notify-wss/internal/fifo"
 )
 
 // Dynamic subscriptions (SubscribeDynamic).
@@ -97,12 +99,12 @@ type demand struct {
 
 	mu      sync.Mutex
 	rooms   map[string]*roomSub
-	queue   fifo[*roomSub]   // may need a SUBSCRIBE
-	graceQ  fifo[graceEntry] // unwanted rooms, in the order of at (one grace for all)
-	session uint64           // the current connection's number; 0 between connections
-	last    uint64           // the last number given
-	resync  int              // resync rooms not confirmed yet
-	scratch []byte           // confirm's room name, to look it up without allocating
+	queue   fifo.Queue[*roomSub]   // may need a SUBSCRIBE
+	graceQ  fifo.Queue[graceEntry] // unwanted rooms, in the order of at (one grace for all)
+	session uint64                 // the current connection's number; 0 between connections
+	last    uint64                 // the last number given
+	resync  int                    // resync rooms not confirmed yet
+	scratch []byte                 // confirm's room name, to look it up without allocating
 
 	// The flusher's batches (run's goroutine only).
 	subBatch, unsubBatch []*roomSub
@@ -161,14 +163,14 @@ func (d *demand) want(room string, wanted bool) {
 		e.wanted = true
 		if !e.sent && !e.queued {
 			e.queued = true
-			d.queue.push(e)
+			d.queue.Push(e)
 			wake = true
 		}
 	case e != nil:
 		e.wanted = false
 		e.graceGen++
-		d.graceQ.push(graceEntry{e: e, gen: e.graceGen, at: time.Now().Add(d.grace)})
-		wake = d.graceQ.len() == 1 // the flusher arms its timer
+		d.graceQ.Push(graceEntry{e: e, gen: e.graceGen, at: time.Now().Add(d.grace)})
+		wake = d.graceQ.Len() == 1 // the flusher arms its timer
 	}
 	d.mu.Unlock()
 	if wake {
@@ -227,8 +229,8 @@ func (d *demand) end() {
 // rooms, and with resync queues the wanted ones. It returns the waiters
 // to call. Under mu.
 func (d *demand) resetLocked(resync bool) (fire []func()) {
-	d.queue.clear()
-	d.graceQ.clear()
+	d.queue.Clear()
+	d.graceQ.Clear()
 	d.resync = 0
 	for _, e := range d.rooms {
 		e.sent, e.subscribed, e.inflight, e.queued, e.resync = false, false, 0, false, false
@@ -239,7 +241,7 @@ func (d *demand) resetLocked(resync bool) (fire []func()) {
 		if resync {
 			e.resync, e.queued = true, true
 			d.resync++
-			d.queue.push(e)
+			d.queue.Push(e)
 		}
 	}
 	return fire
@@ -301,8 +303,8 @@ func (d *demand) collect(session uint64, now time.Time, subs, unsubs []*roomSub)
 	if d.session != session {
 		return subs, unsubs, nil, false // the connection is over
 	}
-	for d.queue.len() > 0 && len(subs) < maxBatch {
-		e := d.queue.pop()
+	for d.queue.Len() > 0 && len(subs) < maxBatch {
+		e := d.queue.Pop()
 		e.queued = false
 		switch {
 		case e.sent:
@@ -315,8 +317,8 @@ func (d *demand) collect(session uint64, now time.Time, subs, unsubs []*roomSub)
 			subs = append(subs, e)
 		}
 	}
-	for d.graceQ.len() > 0 && len(unsubs) < maxBatch && !d.graceQ.peek().at.After(now) {
-		g := d.graceQ.pop()
+	for d.graceQ.Len() > 0 && len(unsubs) < maxBatch && !d.graceQ.Peek().at.After(now) {
+		g := d.graceQ.Pop()
 		e := g.e
 		switch {
 		case e.graceGen != g.gen || e.wanted:
@@ -330,7 +332,7 @@ func (d *demand) collect(session uint64, now time.Time, subs, unsubs []*roomSub)
 			// else an UNSUBSCRIBE is in flight: confirm forgets it.
 		}
 	}
-	more = d.queue.len() > 0 || d.graceQ.len() > 0 && !d.graceQ.peek().at.After(now)
+	more = d.queue.Len() > 0 || d.graceQ.Len() > 0 && !d.graceQ.Peek().at.After(now)
 	return subs, unsubs, fire, more
 }
 
@@ -338,17 +340,17 @@ func (d *demand) collect(session uint64, now time.Time, subs, unsubs []*roomSub)
 func (d *demand) nextGrace() time.Time {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.graceQ.len() == 0 {
+	if d.graceQ.Len() == 0 {
 		return time.Time{}
 	}
-	return d.graceQ.peek().at
+	return d.graceQ.Peek().at
 }
 
 // full reports whether a whole batch is waiting.
 func (d *demand) full() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.queue.len() >= maxBatch
+	return d.queue.Len() >= maxBatch
 }
 
 // run is the flusher of the connection numbered session: it sends the

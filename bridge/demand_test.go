@@ -50,40 +50,6 @@ func TestChannelFor(t *testing.T) {
 	}
 }
 
-// TestFIFO pushes and pops across the ring's wrap and growth, against a
-// slice.
-func TestFIFO(t *testing.T) {
-	var q fifo[int]
-	var want []int
-	next := 0
-	for round := range 200 {
-		for range round % 7 {
-			q.push(next)
-			want = append(want, next)
-			next++
-		}
-		for range round % 5 {
-			if q.len() == 0 {
-				break
-			}
-			if q.peek() != want[0] {
-				t.Fatalf("peek %d, want %d", q.peek(), want[0])
-			}
-			if v := q.pop(); v != want[0] {
-				t.Fatalf("pop %d, want %d", v, want[0])
-			}
-			want = want[1:]
-		}
-		if q.len() != len(want) {
-			t.Fatalf("len %d, want %d", q.len(), len(want))
-		}
-	}
-	q.clear()
-	if q.len() != 0 {
-		t.Fatal("clear left elements")
-	}
-}
-
 func TestParseSubscribeMode(t *testing.T) {
 	tests := []struct {
 		in   string

@@ -124,18 +124,7 @@ func NewMessageAt(room string, kind Kind, payload, offset []byte) (*Message, err
 	if len(offset) > 0 {
 		n += len(offset) + 3 // ,"…"
 	}
-	hdr := eio.FrameHeaderSize(n)
-
-	m := messagePool.Get().(*Message)
-	m.Room, m.Kind, m.Received = room, kind, time.Now()
-	m.hdr = hdr
-	m.buf = framePool.Get()
-	b := m.buf.B[:0]
-	if cap(b) < hdr+n {
-		b = make([]byte, 0, hdr+n)
-	}
-	b = b[:hdr]
-	eio.PutFrameHeader(b, ws.OpText, n)
+	m, b := newFrame(room, kind, n)
 	b = append(b, packetPrefix...)
 	b = append(b, payload...)
 	if len(offset) > 0 {
@@ -143,18 +132,15 @@ func NewMessageAt(room string, kind Kind, payload, offset []byte) (*Message, err
 		b = append(b, offset...)
 		b = append(b, '"')
 	}
-	b = append(b, packetSuffix...)
-	m.buf.B = b
-	m.state.Store(1)
+	m.buf.B = append(b, packetSuffix...)
 	return m, nil
 }
 
-// newPacketMessage builds the frame of packet, a complete
-// Engine.IO+Socket.IO packet already encoded (42[...], valid UTF-8 JSON
-// after the 42), copied once into the frame buffer, as NewMessage does for
-// notifications. The message starts with one reference.
-func newPacketMessage(room string, kind Kind, packet []byte) *Message {
-	n := len(packet)
+// newFrame takes a Message from the pool, with one reference, Received
+// now, and a frame buffer holding the header of a text frame of n payload
+// bytes, which it returns for the caller to append the payload to and
+// store in m.buf.B.
+func newFrame(room string, kind Kind, n int) (*Message, []byte) {
 	hdr := eio.FrameHeaderSize(n)
 	m := messagePool.Get().(*Message)
 	m.Room, m.Kind, m.Received = room, kind, time.Now()
@@ -166,8 +152,17 @@ func newPacketMessage(room string, kind Kind, packet []byte) *Message {
 	}
 	b = b[:hdr]
 	eio.PutFrameHeader(b, ws.OpText, n)
-	m.buf.B = append(b, packet...)
 	m.state.Store(1)
+	return m, b
+}
+
+// newPacketMessage builds the frame of packet, a complete
+// Engine.IO+Socket.IO packet already encoded (42[...], valid UTF-8 JSON
+// after the 42), copied once into the frame buffer, as NewMessage does for
+// notifications. The message starts with one reference.
+func newPacketMessage(room string, kind Kind, packet []byte) *Message {
+	m, b := newFrame(room, kind, len(packet))
+	m.buf.B = append(b, packet...)
 	return m
 }
 

@@ -2,10 +2,12 @@ package notify
 
 import (
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/notify-wss/notify-wss/bridge"
+	"github.com/notify-wss/notify-wss/internal/fifo"
 )
 
 // history keeps the notifications of the last RECOVERY_WINDOW, within
@@ -40,7 +42,7 @@ type history struct {
 	floor  []bridge.StreamID // per partition: complete after this
 	next   uint64            // pub/sub: id of the next message
 
-	entries ring[entry] // by arrival; entries[i] has seq base+i
+	entries fifo.Queue[entry] // by arrival; entries[i] has seq base+i
 	base    uint64
 	rooms   map[string]*roomLog
 	bytes   int
@@ -62,7 +64,7 @@ type entry struct {
 // roomLog is one room's kept messages.
 type roomLog struct {
 	name  string
-	seqs  ring[uint64] // arrival seqs of the room's live entries
+	seqs  fifo.Queue[uint64] // arrival seqs of the room's live entries
 	bytes int
 	// lost: the room cap evicted a message above lostID in partition
 	// lostPart; lostMixed: evictions came from several partitions (a
@@ -102,7 +104,18 @@ func (h *history) Sequence(pos bridge.Position, build func([]byte) (*bridge.Mess
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if pos.Partition < 0 || pos.Partition >= len(h.cursor) {
-		pos.Partition = 0 // not ours to refuse: deliver without a promise
+		// Not a partition the cursor knows (cannot happen with the
+		// bridge's readers): deliver it without an offset or a promise.
+		m, err := build(nil)
+		if err != nil {
+			return err
+		}
+		if pos.Backfill {
+			m.Release()
+		} else {
+			deliver(m)
+		}
+		return nil
 	}
 	id := pos.ID
 	if len(h.cursor) == 1 && id.IsZero() { // pub/sub: our own numbering
@@ -147,26 +160,26 @@ func (h *history) add(m *bridge.Message, part int, id bridge.StreamID, now time.
 	}
 	size := len(m.Frame()) + entryOverhead
 	m.Keep()
-	seq := h.base + uint64(h.entries.len())
-	h.entries.push(entry{msg: m, room: rl, part: part, id: id, at: now, size: size})
-	rl.seqs.push(seq)
+	seq := h.base + uint64(h.entries.Len())
+	h.entries.Push(entry{msg: m, room: rl, part: part, id: id, at: now, size: size})
+	rl.seqs.Push(seq)
 	rl.bytes += size
 	h.bytes += size
-	for rl.bytes > h.maxRoomBytes && rl.seqs.len() > 1 {
-		e := h.at(rl.seqs.pop())
+	for rl.bytes > h.maxRoomBytes && rl.seqs.Len() > 1 {
+		e := h.at(rl.seqs.Pop())
 		h.dropFromRoom(e)
 		e.msg.Unkeep()
 		e.msg = nil
 		h.bytes -= e.size
 		h.stats.Evicted++
 	}
-	for h.bytes > h.maxBytes && h.entries.len() > 1 {
+	for h.bytes > h.maxBytes && h.entries.Len() > 1 {
 		h.evictOldest()
 	}
 }
 
 // at returns the entry of arrival seq.
-func (h *history) at(seq uint64) *entry { return h.entries.at(int(seq - h.base)) }
+func (h *history) at(seq uint64) *entry { return h.entries.At(int(seq - h.base)) }
 
 // dropFromRoom records that e, the oldest of its room, is gone.
 func (h *history) dropFromRoom(e *entry) {
@@ -180,12 +193,12 @@ func (h *history) dropFromRoom(e *entry) {
 
 // evictOldest removes the oldest entry.
 func (h *history) evictOldest() {
-	e := h.entries.peekPtr()
+	e := h.entries.At(0)
 	if e.msg != nil {
 		rl := e.room
-		rl.seqs.pop()
+		rl.seqs.Pop()
 		rl.bytes -= e.size
-		if rl.seqs.len() == 0 {
+		if rl.seqs.Len() == 0 {
 			delete(h.rooms, rl.name)
 		}
 		e.msg.Unkeep()
@@ -195,13 +208,13 @@ func (h *history) evictOldest() {
 	if h.floor[e.part].Less(e.id) {
 		h.floor[e.part] = e.id
 	}
-	h.entries.pop()
+	h.entries.Pop()
 	h.base++
 }
 
 // evict removes entries older than the window.
 func (h *history) evict(now time.Time) {
-	for h.entries.len() > 0 && now.Sub(h.entries.peekPtr().at) > h.window {
+	for h.entries.Len() > 0 && now.Sub(h.entries.At(0).at) > h.window {
 		h.evictOldest()
 	}
 }
@@ -292,8 +305,8 @@ func (h *history) since(offset string, rooms []string, then func(missed []*bridg
 		if rl == nil {
 			continue
 		}
-		for i := range rl.seqs.len() {
-			seq := *rl.seqs.at(i)
+		for i := range rl.seqs.Len() {
+			seq := *rl.seqs.At(i)
 			if e := h.at(seq); v[e.part].Less(e.id) {
 				seqs = append(seqs, seq)
 			}
@@ -316,7 +329,7 @@ func (h *history) Stats() historyStats {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s := h.stats
-	s.Messages, s.Bytes, s.Rooms = h.entries.len(), h.bytes, len(h.rooms)
+	s.Messages, s.Bytes, s.Rooms = h.entries.Len(), h.bytes, len(h.rooms)
 	return s
 }
 
@@ -358,12 +371,12 @@ func parseOffset(s string, n int) ([]bridge.StreamID, bool) {
 		return nil, false
 	}
 	out := make([]bridge.StreamID, 0, n)
-	for part := range splitSeq(s, '.') {
+	for part := range strings.SplitSeq(s, ".") {
 		if len(out) == n {
 			return nil, false
 		}
 		var id bridge.StreamID
-		ms, seq, two := cutByte(part, '-')
+		ms, seq, two := strings.Cut(part, "-")
 		var ok bool
 		if two {
 			if id.Ms, ok = parseBase36(ms); !ok || id.Ms == 0 {
@@ -378,28 +391,6 @@ func parseOffset(s string, n int) ([]bridge.StreamID, bool) {
 		out = append(out, id)
 	}
 	return out, len(out) == n
-}
-
-func cutByte(s string, c byte) (before, after string, found bool) {
-	for i := 0; i < len(s); i++ {
-		if s[i] == c {
-			return s[:i], s[i+1:], true
-		}
-	}
-	return s, "", false
-}
-
-// splitSeq yields the parts of s between sep bytes.
-func splitSeq(s string, sep byte) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for {
-			before, after, found := cutByte(s, sep)
-			if !yield(before) || !found {
-				return
-			}
-			s = after
-		}
-	}
 }
 
 func parseBase36(s string) (uint64, bool) {
@@ -425,39 +416,4 @@ func parseBase36(s string) (uint64, bool) {
 		v = next
 	}
 	return v, true
-}
-
-// ring is a FIFO on a power-of-two ring that grows by doubling.
-type ring[T any] struct {
-	buf  []T
-	head int
-	n    int
-}
-
-func (q *ring[T]) len() int { return q.n }
-
-func (q *ring[T]) push(v T) {
-	if q.n == len(q.buf) {
-		next := make([]T, max(2*len(q.buf), 8))
-		for i := range q.n {
-			next[i] = q.buf[(q.head+i)&(len(q.buf)-1)]
-		}
-		q.buf, q.head = next, 0
-	}
-	q.buf[(q.head+q.n)&(len(q.buf)-1)] = v
-	q.n++
-}
-
-// at returns the i-th oldest element.
-func (q *ring[T]) at(i int) *T { return &q.buf[(q.head+i)&(len(q.buf)-1)] }
-
-func (q *ring[T]) peekPtr() *T { return &q.buf[q.head] }
-
-func (q *ring[T]) pop() T {
-	var zero T
-	v := q.buf[q.head]
-	q.buf[q.head] = zero
-	q.head = (q.head + 1) & (len(q.buf) - 1)
-	q.n--
-	return v
 }

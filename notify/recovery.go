@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/notify-wss/notify-wss/engine"
+	"github.com/notify-wss/notify-wss/internal/fifo"
 )
 
 // Connection state recovery, as socket.io 4.6 added it, for unmodified
@@ -61,9 +62,9 @@ type recovery struct {
 	key    []byte
 
 	mu       sync.Mutex
-	sessions map[string]*heldSession // by pid
-	expiry   ring[*heldSession]      // by deadline (the window is fixed)
-	interest map[string]int          // room → members here (0/1) + held sessions
+	sessions map[string]*heldSession  // by pid
+	expiry   fifo.Queue[*heldSession] // by deadline (the window is fixed)
+	interest map[string]int           // room → members here (0/1) + held sessions
 	// demand is told when a room becomes wanted or not (bridge.RoomDemand
 	// in dynamic mode), or nil.
 	demand func(room string, wanted bool)
@@ -153,7 +154,7 @@ func (r *recovery) hold(sid, uid string, rooms []string, now time.Time) {
 		r.want(room)
 	}
 	r.sessions[hs.pid] = hs
-	r.expiry.push(hs)
+	r.expiry.Push(hs)
 }
 
 // take hands back the held session pid for user uid, or says why not.
@@ -195,11 +196,11 @@ func (r *recovery) release(hs *heldSession) {
 
 // expire lets go of sessions past their deadline; r.mu is held.
 func (r *recovery) expire(now time.Time) {
-	for r.expiry.len() > 0 && !now.Before((*r.expiry.peekPtr()).deadline) {
-		r.release(r.expiry.pop())
+	for r.expiry.Len() > 0 && !now.Before(r.expiry.Peek().deadline) {
+		r.release(r.expiry.Pop())
 	}
-	for r.expiry.len() > 0 && (*r.expiry.peekPtr()).gone {
-		r.expiry.pop() // taken back: nothing to release
+	for r.expiry.Len() > 0 && r.expiry.Peek().gone {
+		r.expiry.Pop() // taken back: nothing to release
 	}
 }
 
