@@ -443,18 +443,19 @@ func (b *Bridge) handle(channel, payload string, pos Position, now time.Time) {
 	if err != nil {
 		b.invalid.Add(1)
 		b.logInvalid(channel, payload, now)
-		return
-	}
-	if !pos.Backfill {
-		b.received[kind].Add(1)
 	}
 }
 
-// build builds the message of a payload for room, with offset.
+// build builds the message of a payload for room, with offset, and counts
+// it as received unless it is backfill: before it is delivered, so that
+// Stats never lags a delivery.
 func (b *Bridge) build(room string, kind Kind, payload string, offset []byte, pos Position, now time.Time) (*Message, error) {
 	m, err := NewMessageAt(room, kind, stringBytes(payload), offset)
 	if err != nil {
 		return nil, err
+	}
+	if !pos.Backfill {
+		b.received[kind].Add(1)
 	}
 	m.Received, m.Pos = now, pos
 	m.onWritten = b.cfg.OnWritten
