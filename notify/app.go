@@ -62,8 +62,14 @@ func (a *app) Connect(s *engine.Socket, auth []byte) error {
 		return &engine.ConnectError{Message: authFailed, Data: map[string]string{"reason": reason}}
 	}
 	if a.rec != nil {
-		if ra, ok := recoveryFrom(auth); ok && a.resumeSession(s, u, ra) {
-			return nil
+		if ra, ok := recoveryFrom(auth); ok {
+			if a.rec.store != nil {
+				a.recoverShared(s, u, ra)
+				return nil
+			}
+			if a.resumeSession(s, u, ra) {
+				return nil
+			}
 		}
 	}
 	s.Data = &u
@@ -92,11 +98,19 @@ type connectedEvent struct {
 // notifications flow). From then on the socket keeps
 // only the user id: an idle connection should hold no more than it needs.
 func (a *app) Connected(s *engine.Socket) {
-	if rs, ok := s.Data.(*resuming); ok {
-		a.resumed(s, rs)
-		return
+	switch d := s.Data.(type) {
+	case *resuming:
+		a.resumed(s, d)
+	case *pendingRecovery:
+		// The session is being looked up in Redis: tookShared goes on.
+	case *User:
+		a.connectNew(s, d)
 	}
-	u := s.Data.(*User)
+}
+
+// connectNew joins a new socket to its user's room and greets it once the
+// room's notifications reach the server. On the socket's loop.
+func (a *app) connectNew(s *engine.Socket, u *User) {
 	room := bridge.UserRoomPrefix + u.ID
 	s.Data = userID(room[len(bridge.UserRoomPrefix):]) // shares the room name's bytes
 	// With recovery on, the greeting carries the offset of the moment the
@@ -108,6 +122,7 @@ func (a *app) Connected(s *engine.Socket) {
 	}
 	s.Join(room)
 	s.SetExpiry(u.Expires)
+	a.saveSession(s, u.ID, u.Expires)
 	id, name := u.ID, u.DisplayName
 	a.whenLive(s, room, func() {
 		s.ReleaseConnect()
@@ -180,6 +195,7 @@ func (a *app) resumed(s *engine.Socket, rs *resuming) {
 	s.Join(bridge.UserRoomPrefix + u.ID)
 	rs.done()
 	s.SetExpiry(u.Expires)
+	a.saveSession(s, u.ID, u.Expires)
 	fail := a.rec.hist.since(rs.offset, rs.held.rooms, func(missed []*bridge.Message, cursor string) {
 		s.Later(func() {
 			s.ReleaseConnect()
@@ -206,7 +222,13 @@ func (a *app) resumed(s *engine.Socket, rs *resuming) {
 // Event handles join-/leave- requests for the three kinds of rooms, and
 // refresh-token.
 func (a *app) Event(s *engine.Socket, ev *engine.Event) {
-	uid := string(s.Data.(userID))
+	data, ok := s.Data.(userID)
+	if !ok {
+		// Not connected yet for the application (a recovery being looked
+		// up): a client sends nothing before its CONNECT reply.
+		return
+	}
+	uid := string(data)
 	if ev.Name == refreshTokenEvent {
 		a.refreshToken(s, uid, ev)
 		return
@@ -250,12 +272,14 @@ func (a *app) Event(s *engine.Socket, ev *engine.Event) {
 	}
 	if action == "leave" {
 		s.Leave(room)
+		a.saveSession(s, uid, s.Expiry())
 		if ev.WantsAck() {
 			_ = s.Ack(ev.ID, map[string]string{"left": room})
 		}
 		return
 	}
 	s.Join(room)
+	a.saveSession(s, uid, s.Expiry())
 	if ev.WantsAck() {
 		id := ev.ID
 		a.whenLive(s, room, func() { _ = s.Ack(id, map[string]string{"joined": room}) })
@@ -269,8 +293,18 @@ func (a *app) Disconnect(s *engine.Socket, reason engine.CloseReason) {
 	if !ok {
 		return
 	}
-	if a.rec != nil && recoverableReasons[reason] {
-		a.rec.hold(s.ID(), string(uid), s.Rooms(), time.Now())
+	if a.rec != nil {
+		recoverable := recoverableReasons[reason]
+		if recoverable {
+			a.rec.hold(s.ID(), string(uid), s.Rooms(), time.Now())
+		}
+		if st := a.rec.store; st != nil {
+			if pid := a.rec.pid(s.ID()); recoverable {
+				st.expire(string(uid), pid, a.rec.window)
+			} else {
+				st.del(string(uid), pid)
+			}
+		}
 	}
 	level := slog.LevelDebug
 	if reason == engine.CloseTokenExpired {
@@ -309,6 +343,7 @@ func (a *app) refreshToken(s *engine.Socket, uid string, ev *engine.Event) {
 		return
 	}
 	s.SetExpiry(u.Expires)
+	a.saveSession(s, uid, u.Expires)
 	if ev.WantsAck() {
 		ack := refreshAck{OK: true}
 		if !u.Expires.IsZero() {
@@ -338,4 +373,100 @@ func tokenArg(raw []byte) string {
 		return s
 	}
 	return ""
+}
+
+// saveSession writes the socket's session to Redis, where any instance
+// finds it (sessions.go), when sessions are shared: at connect, and when
+// its rooms or its token's expiry change. On the socket's loop.
+func (a *app) saveSession(s *engine.Socket, uid string, expires time.Time) {
+	if a.rec == nil || a.rec.store == nil {
+		return
+	}
+	sid := s.ID()
+	a.rec.store.put(uid, a.rec.pid(sid), storedSession{SID: sid, Rooms: s.Rooms()},
+		sessionTTL(expires, time.Now(), a.rec.window))
+}
+
+// How long a recovery may wait for Redis (the session) and for this
+// instance's history to reach the client's offset.
+const (
+	// sessionTakeTimeout bounds the GETDEL of a shared session, retries
+	// included (a Redis restart or failover in progress).
+	sessionTakeTimeout = 10 * time.Second
+	// aheadWait bounds the wait for a history behind the client's offset:
+	// the client was served by an instance that had read further in the
+	// streams than this one has yet. aheadPoll is how often it looks.
+	aheadWait = 5 * time.Second
+	aheadPoll = 20 * time.Millisecond
+)
+
+// pendingRecovery is a socket's Data while its shared session is being
+// taken from Redis.
+type pendingRecovery struct {
+	user User
+	ra   recoveryAuth
+}
+
+// recoverShared, from Connect, starts a recovery through the shared
+// sessions: the CONNECT reply is held while a goroutine takes the session
+// from Redis, and tookShared goes on, on the socket's loop.
+func (a *app) recoverShared(s *engine.Socket, u User, ra recoveryAuth) {
+	s.HoldConnect()
+	p := &pendingRecovery{user: u, ra: ra}
+	s.Data = p
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), sessionTakeTimeout)
+		defer cancel()
+		stored, found, err := a.rec.store.take(ctx, u.ID, ra.PID)
+		if err != nil {
+			a.log.Warn("recovery session not read", "userId", u.ID, "err", err)
+		}
+		s.Later(func() { a.tookShared(s, p, stored, found) })
+	}()
+}
+
+// tookShared goes on with a recovery once its shared session was looked
+// up: found, or else held by this instance (a write to Redis was lost),
+// it resumes the socket when the history can vouch for the client's
+// offset; otherwise the socket connects as a new one.
+func (a *app) tookShared(s *engine.Socket, p *pendingRecovery, stored storedSession, found bool) {
+	u := p.user
+	// This instance may hold the session too (the client came back here).
+	// Its hold on the rooms can go at once: with shared sessions the
+	// history keeps every room's messages.
+	hs, done, fail := a.rec.take(p.ra.PID, u.ID, time.Now())
+	if done != nil {
+		done()
+	}
+	if found {
+		hs, fail = &heldSession{pid: p.ra.PID, sid: stored.SID, uid: u.ID, rooms: stored.Rooms}, ""
+	}
+	if fail != "" {
+		a.rec.fail(fail)
+		a.log.Debug("recovery failed", "reason", string(fail), "userId", u.ID)
+		a.connectNew(s, &u)
+		return
+	}
+	a.resumeWhenCaughtUp(s, &resuming{user: u, held: hs, offset: p.ra.Offset, done: func() {}}, time.Now().Add(aheadWait))
+}
+
+// resumeWhenCaughtUp resumes the socket once this instance's history
+// reaches the client's offset (at once, nearly always), or connects it as a
+// new one if the history cannot vouch for it, or is still behind at
+// deadline. On the socket's loop.
+func (a *app) resumeWhenCaughtUp(s *engine.Socket, rs *resuming, deadline time.Time) {
+	fail := a.rec.hist.check(rs.offset, rs.held.rooms)
+	if fail == failAhead && time.Now().Before(deadline) {
+		time.AfterFunc(aheadPoll, func() { s.Later(func() { a.resumeWhenCaughtUp(s, rs, deadline) }) })
+		return
+	}
+	if fail != "" {
+		a.rec.fail(fail)
+		a.log.Debug("recovery failed", "reason", string(fail), "userId", rs.user.ID)
+		a.connectNew(s, &rs.user)
+		return
+	}
+	s.SetID(rs.held.sid)
+	s.Mute()
+	a.resumed(s, rs)
 }

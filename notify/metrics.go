@@ -237,6 +237,8 @@ var (
 		"Notifications replayed to recovered sockets.", nil, nil)
 	descHeld = prometheus.NewDesc("notify_wss_recovery_sessions",
 		"Disconnected sessions held for recovery (for RECOVERY_WINDOW).", nil, nil)
+	descSessionWrites = prometheus.NewDesc("notify_wss_recovery_session_writes_total",
+		"REDIS_INPUT=streams: writes of recoverable sessions to Redis (at connect, join, leave, token refresh and disconnect), by result.", []string{"result"}, nil)
 	descHistoryMessages = prometheus.NewDesc("notify_wss_recovery_history_messages",
 		"Notifications kept for recovery.", nil, nil)
 	descHistoryBytes = prometheus.NewDesc("notify_wss_recovery_history_bytes",
@@ -254,7 +256,7 @@ var allDescs = []*prometheus.Desc{
 	descJoins, descLeaves, descReceived, descInvalid, descDropped,
 	descDeliveries, descBytes, descCompressed, descInflated, descSlow, descShed, descShedBytes, descQueued, descQueuedBytes, descDisconnects, descAuthFailures, descRedisUp,
 	descReconnects, descSubscriptions, descSubscribeCommands, descOverReleases, descBuildInfo,
-	descRecoveries, descRecoveryFailures, descReplayed, descHeld, descHistoryMessages, descHistoryBytes,
+	descRecoveries, descRecoveryFailures, descReplayed, descHeld, descSessionWrites, descHistoryMessages, descHistoryBytes,
 	descHistoryRooms, descHistoryEvicted,
 	descEmitterRefused,
 	descStreamEntries, descStreamErrors, descStreamTrims, descStreamLastID,
@@ -316,6 +318,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			counter(descRecoveryFailures, v, reason)
 		}
 		gauge(descHeld, float64(r.Held()))
+		if st := r.store; st != nil {
+			counter(descSessionWrites, st.written.Load(), "written")
+			counter(descSessionWrites, st.failed.Load(), "failed")
+			counter(descSessionWrites, st.dropped.Load(), "dropped")
+		}
 		hs := r.hist.Stats()
 		gauge(descHistoryMessages, float64(hs.Messages))
 		gauge(descHistoryBytes, float64(hs.Bytes))

@@ -68,6 +68,9 @@ type recovery struct {
 	// demand is told when a room becomes wanted or not (bridge.RoomDemand
 	// in dynamic mode), or nil.
 	demand func(room string, wanted bool)
+	// store keeps sessions in Redis, for any instance (sessions.go): with
+	// the streams input only; nil otherwise.
+	store *sessionStore
 
 	recovered atomic.Uint64
 	replayed  atomic.Uint64
@@ -210,6 +213,15 @@ func (r *recovery) Tick(now time.Time) {
 	r.expire(now)
 	r.mu.Unlock()
 	r.hist.Tick(now)
+}
+
+// sessionStore returns the shared sessions' store, nil when there is none
+// (r may be nil: recovery off).
+func (r *recovery) sessionStore() *sessionStore {
+	if r == nil {
+		return nil
+	}
+	return r.store
 }
 
 // Held returns the number of sessions held.

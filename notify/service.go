@@ -138,6 +138,14 @@ func New(cfg Config) (*Service, error) {
 		s.rec = newRecovery(cfg.JWTSecret, hist, rc.Window)
 		if !keepAll {
 			hist.keep = s.rec.keeps
+		} else {
+			// Any instance can replay; sessions go to Redis so that any
+			// instance can find them (sessions.go).
+			rdb, err := bridge.NewClient(bcfg.Mode, cfg.RedisURL)
+			if err != nil {
+				return nil, fmt.Errorf("notify: recovery sessions: %w", err)
+			}
+			s.rec.store = newSessionStore(rdb, cfg.Logger.With("component", "recovery"))
 		}
 		bcfg.Sequencer = hist
 	}
@@ -206,6 +214,20 @@ func (s *Service) Run(ctx context.Context) error {
 	}()
 	defer func() { stopBridge(); <-bridgeDone }()
 
+	if st := s.rec.sessionStore(); st != nil {
+		go st.run()
+		defer func() {
+			// After the shutdown: every socket's Disconnect has queued
+			// its session's last write, which must reach Redis before
+			// the process exits, for its client to recover elsewhere.
+			ctx, cancel := context.WithTimeout(context.Background(), sessionWriteTimeout)
+			defer cancel()
+			if err := st.Close(ctx); err != nil {
+				s.log.Warn("recovery sessions", "err", err)
+			}
+			_ = st.rdb.Close()
+		}()
+	}
 	if s.rec != nil {
 		tickCtx, stopTick := context.WithCancel(context.Background())
 		defer stopTick()
