@@ -251,7 +251,7 @@ func checkShared(t *testing.T, d *sioclient.Driver, url string, clients []shared
 }
 
 func TestRecoveryOnAnotherInstance(t *testing.T) {
-	for _, how := range []string{"reconnect", "drain"} {
+	for _, how := range []string{"reconnect", "drain", "crash"} {
 		t.Run(how, func(t *testing.T) {
 			rd := redistest.Start(t)
 			settings := []string{"REDIS_INPUT=streams", "DRAIN_DURATION=1s"}
@@ -277,6 +277,12 @@ func TestRecoveryOnAnotherInstance(t *testing.T) {
 				}
 			case "drain":
 				if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+					t.Fatal(err)
+				}
+			case "crash":
+				// No Disconnect runs: the sessions written at connect
+				// and join are what instance B finds.
+				if err := a.cmd.Process.Kill(); err != nil {
 					t.Fatal(err)
 				}
 			}
