@@ -67,6 +67,14 @@ type conn struct {
 	pings    int64 // heartbeats answered
 	slow     bool  // designated slow consumer
 	pause    bool  // slow consumer currently not reading
+
+	// Connection state recovery (recovery.go): the socket id and pid of
+	// the last CONNECT reply that had a pid, the offset of the last event
+	// received, and whether the client was cut and is coming back.
+	sid, pid   string
+	offset     []byte
+	recovering bool
+	cutAt      int64 // unix ns of the cut
 }
 
 // start dials c. On error c is marked failed.
@@ -75,7 +83,9 @@ func (c *conn) start() {
 	c.state = stDialing
 	c.dialAt = nowNano()
 	c.in, c.out = c.in[:0], c.out[:0]
-	c.next, c.recv, c.dups, c.gaps, c.warm = 0, 0, 0, 0, false
+	if !c.recovering { // a cut client keeps its books across the cut
+		c.next, c.recv, c.dups, c.gaps, c.warm = 0, 0, 0, 0, false
+	}
 	fd, err := dialNonblock(l.src, l.targets[c.target])
 	if err != nil {
 		c.fd = -1
@@ -268,7 +278,12 @@ func (c *conn) onPacket(p []byte, now int64) {
 		c.write(l.pong)
 	case wire.KindConnect:
 		if c.state == stConnecting {
-			c.ready(now)
+			sid := c.connectReply(p)
+			again := c.recovering
+			if again {
+				l.reconnected(c, sid, now)
+			}
+			c.ready(now, again)
 		}
 	case wire.KindConnectError:
 		c.fail(errAuth)
@@ -280,20 +295,27 @@ func (c *conn) onPacket(p []byte, now int64) {
 		} else {
 			l.foreign++
 		}
+		c.noteOffset(p)
+	case wire.KindEvent: // "connected", with an offset when recovery is on
+		c.noteOffset(p)
 	}
 }
 
-// ready completes the handshake: record the connect time, then ask for rooms.
-func (c *conn) ready(now int64) {
+// ready completes the handshake: record the connect time, then ask for
+// rooms. again is a cut client coming back (recovery.go): not counted as a
+// new connection.
+func (c *conn) ready(now int64, again bool) {
 	l := c.l
 	c.state = stReady
 	c.readyAt = now
 	l.unpend(c)
-	if c.role == roleChurn {
+	switch {
+	case again:
+	case c.role == roleChurn:
 		l.churnHist.Record(now - c.dialAt)
 		l.churnReady = append(l.churnReady, c)
 		l.churnCycles.Add(1)
-	} else {
+	default:
 		l.connHist.Record(now - c.dialAt)
 		l.ready.Add(1)
 	}

@@ -31,6 +31,7 @@ type Split struct {
 	SourceBase int
 	Secret     string
 	Deflate    bool // offer permessage-deflate
+	Recover    bool // track recovery offsets (the recovery scenario)
 	Joins      []string
 	Channels   int
 	SlowEvery  int
@@ -94,7 +95,7 @@ func (s Split) Plan() ([]WorkerConfig, error) {
 		cfgs[w] = WorkerConfig{
 			Worker: w, Targets: s.Targets, Source: fmt.Sprintf("127.0.0.%d", base+w),
 			First: stableAt, Count: sc, ChurnFirst: churnAt, ChurnCount: cc,
-			Loops: loops, Secret: s.Secret, Deflate: s.Deflate, Joins: s.Joins, Channels: s.Channels,
+			Loops: loops, Secret: s.Secret, Deflate: s.Deflate, Recover: s.Recover, Joins: s.Joins, Channels: s.Channels,
 			SlowEvery: s.SlowEvery, HandshakeTimeout: timeout,
 		}
 		stableAt += sc

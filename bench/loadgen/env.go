@@ -59,7 +59,7 @@ func (e *env) close() {
 func (e *env) status() (Status, error) {
 	reps, err := e.co.All(Request{Op: "status"})
 	st := Status{Errors: map[string]int64{}, CloseReasons: map[string]int64{}, PingsMin: -1}
-	ch, pf, pg := hist.New(), hist.New(), hist.New()
+	ch, pf, pg, rh := hist.New(), hist.New(), hist.New(), hist.New()
 	for _, r := range reps {
 		s := r.Status
 		if s == nil {
@@ -79,6 +79,10 @@ func (e *env) status() (Status, error) {
 		st.ReadyNow += s.ReadyNow
 		st.Starved += s.Starved
 		st.Foreign += s.Foreign
+		st.Cuts += s.Cuts
+		st.Recovered += s.Recovered
+		st.NotRecovered += s.NotRecovered
+		rh.MergeSnapshot(s.RecoveryHist)
 		st.CPU = st.CPU.Add(s.CPU)
 		ch.MergeSnapshot(s.ChurnHist)
 		pf.MergeSnapshot(s.PingFirst)
@@ -87,6 +91,7 @@ func (e *env) status() (Status, error) {
 	st.PingsMin = max(st.PingsMin, 0)
 	st.ChurnHist = ch.Snapshot()
 	st.PingFirst, st.PingGap = pf.Snapshot(), pg.Snapshot()
+	st.RecoveryHist = rh.Snapshot()
 	return st, err
 }
 

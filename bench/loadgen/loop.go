@@ -71,6 +71,7 @@ type loop struct {
 	channels int
 	minter   *jwtmint.Minter
 	timeout  time.Duration
+	recover  bool // keep the clients' recovery offsets (recovery.go)
 
 	clients     []*conn // every client this loop owns, by role order
 	pending     []*conn // handshakes in flight
@@ -97,6 +98,7 @@ type loop struct {
 
 	ph              phase
 	churn           churnState
+	cut             cutState
 	churnReady      []*conn // ready churn clients, oldest first
 	churnIdle       []*conn // churn slots free to dial
 	lastTick        int64
@@ -112,6 +114,7 @@ type loopConfig struct {
 	channels int
 	secret   string
 	deflate  bool
+	recover  bool
 	timeout  time.Duration
 	maxFD    int
 }
@@ -153,6 +156,7 @@ func newLoop(cfg loopConfig) (*loop, error) {
 		src:     cfg.src, joins: cfg.joins, channels: cfg.channels,
 		minter:   jwtmint.New(cfg.secret, tokenTTL),
 		timeout:  cfg.timeout,
+		recover:  cfg.recover,
 		cmds:     make(chan func(*loop), 64),
 		connHist: hist.New(), churnHist: hist.New(), pingFirst: hist.New(), pingGap: hist.New(),
 		errs: map[string]int64{}, closes: map[string]int64{},
@@ -196,7 +200,7 @@ func (l *loop) run() {
 	events := make([]unix.EpollEvent, epollBatch)
 	for !l.quit {
 		timeout := idleTimeoutMS
-		if len(l.pending) > 0 || l.churn.on || l.dialAt < len(l.dialQ) {
+		if len(l.pending) > 0 || l.churn.on || l.cut.on || len(l.cut.redial) > 0 || l.dialAt < len(l.dialQ) {
 			timeout = pollTimeoutMS
 		}
 		n, err := unix.EpollWait(l.epfd, events, timeout)
@@ -280,6 +284,7 @@ func (l *loop) unpend(c *conn) {
 // tick runs the timers: churn and handshake time-outs.
 func (l *loop) tick(now int64) {
 	l.churnTick(now)
+	l.cutTick(now)
 	if now-l.lastTimeoutScan < int64(100*time.Millisecond) {
 		return
 	}
@@ -301,7 +306,11 @@ func (l *loop) connectFrame(c *conn) []byte {
 	if err != nil {
 		panic(err) // encoding a fixed struct cannot fail
 	}
-	l.scratch = wire.AppendClientText(l.scratch[:0], `40{"token":"`+tok+`"}`)
+	auth := `40{"token":"` + tok + `"`
+	if c.recovering && c.pid != "" {
+		auth += `,"pid":"` + c.pid + `","offset":"` + string(c.offset) + `"`
+	}
+	l.scratch = wire.AppendClientText(l.scratch[:0], auth+"}")
 	return l.scratch
 }
 

@@ -41,6 +41,8 @@ type Options struct {
 	PhaseMax    time.Duration // a phase never waits longer than this
 	Seed        uint64        // unicast target choice
 	Deflate     bool          // offer permessage-deflate; inflate compressed frames
+	CutShare    float64       // recovery: share of the clients cut every second
+	CutDelay    time.Duration // recovery: how long a cut client waits before coming back
 }
 
 // RegisterFlags binds o to fs with the defaults of a full-size run.
@@ -85,6 +87,8 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.Settle, "settle", 5*time.Second, "a phase ends when deliveries stall this long")
 	fs.DurationVar(&o.PhaseMax, "phase-max", 180*time.Second, "longest wait for one phase")
 	fs.Uint64Var(&o.Seed, "seed", 1, "unicast: seed of the target choice")
+	fs.Float64Var(&o.CutShare, "cut-share", 0.05, "recovery: share of the clients cut (TCP reset) every second")
+	fs.DurationVar(&o.CutDelay, "cut-delay", 500*time.Millisecond, "recovery: how long a cut client waits before coming back (socket.io-client: 0.5–1.5 s)")
 	fs.BoolVar(&o.Deflate, "deflate", false, "offer permessage-deflate (as browsers do) and inflate the compressed frames received")
 }
 

@@ -27,6 +27,8 @@ type WorkerConfig struct {
 	Loops      int    `json:"loops"`
 	Secret     string `json:"secret"`
 	Deflate    bool   `json:"deflate"` // offer permessage-deflate, inflate what comes compressed
+	// Recover keeps every client's recovery offset, for the cut op.
+	Recover bool `json:"recover"`
 	// Joins lists the rooms every client asks for after CONNECT:
 	// "global", "user" (its own, explicitly) or "channel".
 	Joins    []string `json:"joins"`
@@ -39,7 +41,7 @@ type WorkerConfig struct {
 
 // Request is one coordinator command.
 type Request struct {
-	Op string `json:"op"` // connect, progress, phase, report, slow, churn, status, close
+	Op string `json:"op"` // connect, progress, phase, report, slow, churn, cut, status, close
 
 	Concurrency int `json:"concurrency,omitempty"` // connect: handshakes in flight
 
@@ -51,8 +53,10 @@ type Request struct {
 
 	Pause bool `json:"pause,omitempty"` // slow: pause (true) or resume reading
 
-	Rate float64       `json:"rate,omitempty"` // churn: dials/s on this worker; 0 stops
-	Hold time.Duration `json:"hold,omitempty"` // churn: how long each churn client stays
+	Rate float64       `json:"rate,omitempty"` // churn: dials/s on this worker; 0 stops. cut: share of clients per second
+	Hold time.Duration `json:"hold,omitempty"` // churn: how long each churn client stays. cut: delay before coming back
+	// Until ends the cuts (unix ns).
+	Until int64 `json:"until,omitempty"`
 }
 
 // Reply answers one Request; only the part for its op is set.
@@ -117,5 +121,11 @@ type Status struct {
 	PingGap   hist.Snapshot `json:"pingGap"`   // ping → next ping
 	Starved   int64         `json:"starved"`   // churn dials skipped: no free slot
 	Foreign   int64         `json:"foreign"`   // non-benchmark notifications
-	CPU       procstat.CPU  `json:"cpu"`       // this worker process so far
+	// Recovery scenario: clients cut, and how they came back; re-dial →
+	// CONNECT reply of those recovered.
+	Cuts         int64         `json:"cuts,omitempty"`
+	Recovered    int64         `json:"recovered,omitempty"`
+	NotRecovered int64         `json:"notRecovered,omitempty"`
+	RecoveryHist hist.Snapshot `json:"recoveryHist"`
+	CPU          procstat.CPU  `json:"cpu"` // this worker process so far
 }

@@ -20,6 +20,7 @@ var scenarios = map[string]scenarioFunc{
 	"churn":    runChurn,
 	"slow":     runSlow,
 	"flood":    runFlood,
+	"recovery": runRecovery, // paced broadcast while a share of the clients is cut and recovers
 }
 
 // Scenarios lists the scenario names.

@@ -89,7 +89,7 @@ func newWorker(cfg WorkerConfig) (*worker, error) {
 	for i := range max(cfg.Loops, 1) {
 		l, err := newLoop(loopConfig{
 			id: i, src: src.As4(), targets: cfg.Targets, joins: joins,
-			channels: cfg.Channels, secret: cfg.Secret, deflate: cfg.Deflate, timeout: cfg.HandshakeTimeout,
+			channels: cfg.Channels, secret: cfg.Secret, deflate: cfg.Deflate, recover: cfg.Recover, timeout: cfg.HandshakeTimeout,
 			maxFD: int(lim.Cur) + 1,
 		})
 		if err != nil {
@@ -182,6 +182,9 @@ func (wk *worker) handle(req Request) Reply {
 			}
 		})
 		return Reply{}
+	case "cut":
+		wk.each(func(l *loop) { l.startCuts(req.Rate, req.Hold, req.Until) })
+		return Reply{}
 	case "status":
 		s := wk.status()
 		return Reply{Status: &s}
@@ -254,8 +257,14 @@ func (wk *worker) progress() Progress {
 
 func (wk *worker) status() Status {
 	s := Status{Progress: wk.progress(), Errors: map[string]int64{}, CloseReasons: map[string]int64{}, PingsMin: -1}
-	ch, pf, pg := hist.New(), hist.New(), hist.New()
+	ch, pf, pg, rh := hist.New(), hist.New(), hist.New(), hist.New()
 	wk.each(func(l *loop) {
+		s.Cuts += l.cut.cuts
+		s.Recovered += l.cut.recovered
+		s.NotRecovered += l.cut.notRecovered
+		if l.cut.hist != nil {
+			rh.Merge(l.cut.hist)
+		}
 		pf.Merge(l.pingFirst)
 		pg.Merge(l.pingGap)
 		for k, v := range l.errs {
@@ -281,6 +290,7 @@ func (wk *worker) status() Status {
 	s.PingsMin = max(s.PingsMin, 0)
 	s.ChurnHist = ch.Snapshot()
 	s.PingFirst, s.PingGap = pf.Snapshot(), pg.Snapshot()
+	s.RecoveryHist = rh.Snapshot()
 	s.CPU, _ = procstat.ReadCPU(os.Getpid())
 	return s
 }

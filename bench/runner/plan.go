@@ -31,6 +31,10 @@ func fullPlan() []scenarioPlan {
 		// sustains measured with 1,000 messages back to back, then 5× that
 		// for 20 s.
 		{"flood", 1, []string{"-n", "5000", "-c", "500", "-m", "1000", "-flood-factor", "5", "-d", "20s"}, 6 * time.Minute},
+		// Connection state recovery: 2% of 10,000 clients cut every second
+		// for 30 s, each back after 1 s (socket.io-client's default delay),
+		// while 4 broadcasts/s flow.
+		{"recovery", 1, []string{"-n", "10000", "-c", "500", "-paced-rate", "4", "-d", "30s", "-cut-share", "0.02", "-cut-delay", "1s"}, 6 * time.Minute},
 		// The unicast phase: 1,000 random users/s for 20 s over 6 instances.
 		{"scaleout", 6, []string{"-n", "102000", "-c", "600", "-m", "20", "-paced-m", "10", "-paced-rate", "0.5", "-rate", "1000", "-d", "20s", "-phase-max", "300s"}, 20 * time.Minute},
 	}
@@ -49,6 +53,7 @@ func quickPlan() []scenarioPlan {
 		// 240 messages of 8 KB in 6 s: 1.9 MB per stopped reader.
 		{"slow", 1, []string{"-n", "500", "-c", "100", "-m", "240", "-slow-rate", "40", "-pad", "8000", "-slow-every", "100", "-settle", "3s"}, 2 * time.Minute},
 		{"flood", 1, []string{"-n", "1000", "-c", "100", "-m", "300", "-flood-factor", "5", "-d", "5s"}, 2 * time.Minute},
+		{"recovery", 1, []string{"-n", "1000", "-c", "100", "-paced-rate", "10", "-d", "10s", "-cut-share", "0.05", "-cut-delay", "500ms", "-settle", "3s"}, 2 * time.Minute},
 		{"scaleout", 3, []string{"-n", "2100", "-c", "200", "-m", "50", "-paced-m", "5", "-paced-rate", "5", "-rate", "300", "-d", "5s"}, 2 * time.Minute},
 	}
 }
