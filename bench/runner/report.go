@@ -152,6 +152,10 @@ func (s *suite) writeReport(m machine, plan []scenarioPlan) error {
 		w("- **notify-wss-dynamic**: the same binary with `REDIS_SUBSCRIBE=dynamic`: each instance SUBSCRIBEs to a\n")
 		w("  room's channel while the room has members there.\n")
 	}
+	if slices.Contains(servers, NotifyWSSDeflate) {
+		w("- **notify-wss-deflate**: the same binary with `COMPRESSION=on` and `COMPRESSION_MIN_BYTES=0` (every\n")
+		w("  notification compressed, once per broadcast); its clients offer permessage-deflate, as browsers do.\n")
+	}
 	if slices.Contains(servers, NotifyWSSNoRecovery) {
 		w("- **notify-wss-norecovery**: the same binary with `RECOVERY_WINDOW=0`: no recovery offsets in the\n")
 		w("  frames, no history kept.\n")
@@ -219,7 +223,7 @@ type comparison struct{ a, b string }
 // peer, and dynamic subscription against pattern.
 func comparisons(servers []string) []comparison {
 	var out []comparison
-	for _, c := range []comparison{{NotifyWSS, Node}, {NotifyWSS, Floor}, {NotifyWSSDynamic, NotifyWSS}, {NotifyWSS, NotifyWSSNoRecovery}} {
+	for _, c := range []comparison{{NotifyWSS, Node}, {NotifyWSS, Floor}, {NotifyWSSDynamic, NotifyWSS}, {NotifyWSS, NotifyWSSNoRecovery}, {NotifyWSSDeflate, NotifyWSS}} {
 		if slices.Contains(servers, c.a) && slices.Contains(servers, c.b) {
 			out = append(out, c)
 		}

@@ -249,6 +249,7 @@ func (s *suite) runOne(ctx context.Context, run int, sc scenarioPlan, server str
 	argv := append([]string{filepath.Join(s.cfg.Root, "bin", "loadgen"), sc.name,
 		"-label", server, "-redis", s.redis, "-redis-pid", strconv.Itoa(s.redisPID), "-secret", s.cfg.Secret,
 		"-target", strings.Join(targets, ","), "-server-pid", strings.Join(pids, ",")}, sc.args...)
+	argv = append(argv, serverKinds[server].loadgen...)
 	rec.Command = shellJoin(argv)
 
 	lctx, cancel := context.WithTimeout(ctx, sc.timeout)

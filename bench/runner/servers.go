@@ -21,8 +21,13 @@ const (
 	// offsets in the frames, no history. Beside notify-wss it prices
 	// connection state recovery.
 	NotifyWSSNoRecovery = "notify-wss-norecovery"
-	Node                = "node"
-	Floor               = "floor"
+	// NotifyWSSDeflate is the same binary with COMPRESSION=on and every
+	// notification compressed (COMPRESSION_MIN_BYTES=0), its clients
+	// offering permessage-deflate as browsers do (-deflate). Beside
+	// notify-wss it prices compression.
+	NotifyWSSDeflate = "notify-wss-deflate"
+	Node             = "node"
+	Floor            = "floor"
 )
 
 // serverStartTimeout bounds how long a server may take to listen.
@@ -38,6 +43,8 @@ type serverKind struct {
 	// binary is the build target (a server name in build) whose output
 	// argv runs; "" when nothing is built.
 	binary string
+	// loadgen are load generator flags this kind's runs add.
+	loadgen []string
 }
 
 func notifyWSSArgv(root string) []string { return []string{filepath.Join(root, "bin", "notify-wss")} }
@@ -46,6 +53,8 @@ var serverKinds = map[string]serverKind{
 	NotifyWSS:           {name: NotifyWSS, argv: notifyWSSArgv, binary: NotifyWSS},
 	NotifyWSSDynamic:    {name: NotifyWSSDynamic, argv: notifyWSSArgv, env: []string{"REDIS_SUBSCRIBE=dynamic"}, binary: NotifyWSS},
 	NotifyWSSNoRecovery: {name: NotifyWSSNoRecovery, argv: notifyWSSArgv, env: []string{"RECOVERY_WINDOW=0"}, binary: NotifyWSS},
+	NotifyWSSDeflate: {name: NotifyWSSDeflate, argv: notifyWSSArgv, env: []string{"COMPRESSION=on", "COMPRESSION_MIN_BYTES=0"},
+		binary: NotifyWSS, loadgen: []string{"-deflate"}},
 	Node: {name: Node, argv: func(root string) []string {
 		return []string{"node", filepath.Join(root, "bench", "peers", "node", "server.js")}
 	}},
