@@ -41,6 +41,7 @@ type Options struct {
 	PhaseMax    time.Duration // a phase never waits longer than this
 	Seed        uint64        // unicast target choice
 	Deflate     bool          // offer permessage-deflate; inflate compressed frames
+	Publish     string        // PublishPlain or PublishEmitter
 }
 
 // RegisterFlags binds o to fs with the defaults of a full-size run.
@@ -85,6 +86,7 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.Settle, "settle", 5*time.Second, "a phase ends when deliveries stall this long")
 	fs.DurationVar(&o.PhaseMax, "phase-max", 180*time.Second, "longest wait for one phase")
 	fs.Uint64Var(&o.Seed, "seed", 1, "unicast: seed of the target choice")
+	fs.StringVar(&o.Publish, "publish", PublishPlain, "plain: PUBLISH the JSON on the product channels; emitter: PUBLISH what @socket.io/redis-emitter sends for to(room).emit(\"notification\", ...) on socket.io#/#room# (server needs EMITTER=on)")
 	fs.BoolVar(&o.Deflate, "deflate", false, "offer permessage-deflate (as browsers do) and inflate the compressed frames received")
 }
 
