@@ -180,7 +180,7 @@ func TestAutoStep(t *testing.T) {
 		points      int
 		want        time.Duration
 	}{
-		{3 * time.Minute, 2 * time.Second, 800, 2 * time.Second},  // range/points < scrape
+		{3 * time.Minute, 2 * time.Second, 800, 2 * time.Second},   // range/points < scrape
 		{24 * time.Hour, 15 * time.Second, 800, 108 * time.Second}, // 86400/800
 		{time.Hour, time.Second, 700, 5 * time.Second},             // 5.14 s rounds to 5 s
 	}
