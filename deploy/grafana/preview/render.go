@@ -250,9 +250,12 @@ func (pg Page) writeTimeseries(b *strings.Builder, pd PanelData, body Rect) {
 		fmt.Fprintf(b, `<line x1="%s" x2="%s" y1="%s" y2="%s" stroke="%s"/>`, num(plot.Area.X), num(plot.Area.X+plot.Area.W), num(y), num(y), colorGrid)
 		fmt.Fprintf(b, `<text x="%s" y="%s" text-anchor="end" dominant-baseline="middle">%s</text>`, num(plot.Area.X-6), num(y), html.EscapeString(axis.Labels[i]))
 	}
-	ticks, step := TimeTicks(pg.Window.From, pg.Window.To, max(2, int(plot.Area.W/90)))
+	ticks, step := TimeTicks(pg.Window.From, pg.Window.To, max(2, int(plot.Area.W/110)))
 	for _, t := range ticks {
 		x := plot.X(t)
+		if x+charPx*4 > body.W { // the label would be cut at the panel's edge
+			continue
+		}
 		fmt.Fprintf(b, `<line x1="%s" x2="%s" y1="%s" y2="%s" stroke="%s"/>`, num(x), num(x), num(plot.Area.Y), num(plot.Area.Y+plot.Area.H), colorGrid)
 		fmt.Fprintf(b, `<text x="%s" y="%s" text-anchor="middle">%s</text>`, num(x), num(plot.Area.Y+plot.Area.H+15), TimeLabel(t, step))
 	}

@@ -107,21 +107,21 @@ PIDS+=($!)
 PIDS+=($!)
 sleep 15
 
-echo "== load: fanout to 1000 more clients, PUBLISH: 1000 messages back to back, then 120 at 8/s"
-"$WORK/loadgen" fanout "${LG[@]}" -n 1000 -m 1000 -paced-m 120 -paced-rate 8 -source-base 20 >"$WORK/fanout.json" 2>"$WORK/fanout.log"
+echo "== load: fanout to 800 more clients, PUBLISH: 1000 messages back to back, then 120 at 8/s"
+"$WORK/loadgen" fanout "${LG[@]}" -n 800 -m 1000 -paced-m 120 -paced-rate 8 -source-base 20 >"$WORK/fanout.json" 2>"$WORK/fanout.log"
 sleep 5
 echo "== load: the same through the @socket.io/redis-emitter format (-publish emitter)"
-"$WORK/loadgen" fanout "${LG[@]}" -n 1000 -m 1000 -paced-m 120 -paced-rate 8 -source-base 30 -publish emitter >"$WORK/emitter.json" 2>"$WORK/emitter.log"
+"$WORK/loadgen" fanout "${LG[@]}" -n 800 -m 1000 -paced-m 120 -paced-rate 8 -source-base 30 -publish emitter >"$WORK/emitter.json" 2>"$WORK/emitter.log"
 sleep 5
 echo "== load: churn, 30 connects/s for 30 s over 200 clients"
 "$WORK/loadgen" churn "${LG[@]}" -n 200 -churn-rate 30 -churn-hold 2s -d 30s -source-base 40 >"$WORK/churn.json" 2>"$WORK/churn.log"
-echo "== load: slow, 1 in 30 of 300 clients stops reading 4 KB messages at 20/s (MAX_OUTBOUND 256 KiB)"
-"$WORK/loadgen" slow "${LG[@]}" -n 300 -slow-every 30 -m 400 -slow-rate 20 -pad 4000 -source-base 60 >"$WORK/slow.json" 2>"$WORK/slow.log" || true
+echo "== load: slow, 1 in 5 of 300 clients stops reading 4 KB messages at 20/s (MAX_OUTBOUND 256 KiB)"
+"$WORK/loadgen" slow "${LG[@]}" -n 300 -slow-every 5 -m 400 -slow-rate 20 -pad 4000 -source-base 60 >"$WORK/slow.json" 2>"$WORK/slow.log" || true
 sleep 10 # the idle and polling clients and the trickle are still on: the stats show them
 TO=$(date +%s)
 
 echo "== render"
-NOTE="load (render.sh): 600 idle + 40 polling clients throughout; fanout to 1000 more by PUBLISH, then by the emitter format; churn; slow readers with MAX_OUTBOUND=256KiB; wrongly signed tokens"
+NOTE="load (render.sh): 600 idle + 40 polling clients throughout; fanout to 800 more by PUBLISH, then by the emitter format; churn; slow readers with MAX_OUTBOUND=256KiB; wrongly signed tokens"
 "$WORK/preview" -prometheus "http://127.0.0.1:$PROM_PORT" -scrape "$SCRAPE" -from "$FROM" -to "$TO" \
 	-note "$NOTE" -out "$WORK/dashboard.html"
 HEIGHT=$("$WORK/preview" -print-height)
