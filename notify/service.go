@@ -151,6 +151,15 @@ func New(cfg Config) (*Service, error) {
 	}
 	br, err := bridge.New(bcfg, func(m *bridge.Message) {
 		if m.Kind == bridge.KindEmitter {
+			// emitter.to(room).emit(...), the common form, takes the
+			// single-room path: a loop writes a run of consecutive
+			// broadcasts to one room in one write per member, where each
+			// BroadcastTo entry is written alone (a write(2) per member per
+			// message: 30× the CPU per delivery in a burst, BENCHMARKS.md).
+			if len(m.Rooms) == 1 && len(m.Except) == 0 {
+				s.srv.Broadcast(m.Rooms[0], m)
+				return
+			}
 			s.srv.BroadcastTo(m.Rooms, m.Except, m)
 			return
 		}

@@ -124,3 +124,47 @@ func waitListening(t *testing.T, addr string) {
 	}
 	t.Fatalf("%s not listening", addr)
 }
+
+// TestEndToEndEmitterInput runs fanout and unicast with -publish emitter
+// against notify-wss with EMITTER=on: every message the loadgen publishes
+// in the @socket.io/redis-emitter format reaches every member once.
+func TestEndToEndEmitterInput(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds binaries and runs real processes")
+	}
+	rs := redistest.Start(t)
+	dir := t.TempDir()
+	build(t, dir, "loadgen", "github.com/notify-wss/notify-wss/bench/cmd/loadgen")
+	build(t, dir, "notify-wss", "github.com/notify-wss/notify-wss/cmd/notify-wss")
+
+	port := freePort(t)
+	srv := exec.Command(filepath.Join(dir, "notify-wss"))
+	srv.Env = []string{"NODE_ENV=production", "REDIS_URL=" + rs.URL, "JWT_SECRET=e2e", "HOST=127.0.0.1",
+		"PORT=" + strconv.Itoa(port), "EMITTER=on", "LOG_LEVEL=warn", "DRAIN_DURATION=0"}
+	srv.Stderr = os.Stderr
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	waitListening(t, addr)
+
+	common := []string{"-target", addr, "-redis", rs.Addr, "-secret", "e2e", "-publish", "emitter", "-settle", "2s"}
+	t.Run("fanout", func(t *testing.T) {
+		r := run(t, dir, append([]string{"fanout", "-n", "40", "-m", "20", "-paced-m", "3", "-paced-rate", "20"}, common...))
+		want(t, r, "burst.deliveries", 40*20)
+		want(t, r, "paced.deliveries", 40*3)
+		for _, k := range []string{"burst.lost", "burst.dups", "paced.lost", "paced.dups", "connect.failed"} {
+			want(t, r, k, 0)
+		}
+		if r.Params["publish"] != "emitter" {
+			t.Errorf("params.publish = %v", r.Params["publish"])
+		}
+	})
+	t.Run("unicast", func(t *testing.T) {
+		r := run(t, dir, append([]string{"unicast", "-n", "30", "-rate", "200", "-d", "1s"}, common...))
+		want(t, r, "unicast.deliveries", 200)
+		want(t, r, "unicast.lost", 0)
+		want(t, r, "unicast.dups", 0)
+	})
+}

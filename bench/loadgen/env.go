@@ -27,7 +27,7 @@ func newEnv(ctx context.Context, res *Result, opt Options, s Split) (*env, error
 	}
 	s.Targets, s.Secret, s.Deflate = opt.Targets, opt.Secret, opt.Deflate
 	s.PerWorker, s.MinWorkers, s.Loops, s.SourceBase = opt.PerWorker, opt.Workers, opt.Loops, opt.SourceBase
-	pub, err := NewPublisher(ctx, opt.Redis, opt.Pad)
+	pub, err := NewPublisher(ctx, opt.Redis, opt.Pad, opt.Publish)
 	if err != nil {
 		return nil, err
 	}
@@ -39,6 +39,9 @@ func newEnv(ctx context.Context, res *Result, opt Options, s Split) (*env, error
 	res.Params["workers"] = len(co.workers)
 	res.Params["loops_per_worker"] = co.workers[0].cfg.Loops
 	res.Params["targets"] = opt.Targets
+	if opt.Publish != "" && opt.Publish != PublishPlain {
+		res.Params["publish"] = opt.Publish
+	}
 	return &env{opt: opt, co: co, pub: pub, res: res}, nil
 }
 

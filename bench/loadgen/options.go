@@ -43,6 +43,7 @@ type Options struct {
 	Deflate     bool          // offer permessage-deflate; inflate compressed frames
 	CutShare    float64       // recovery: share of the clients cut every second
 	CutDelay    time.Duration // recovery: how long a cut client waits before coming back
+	Publish     string        // PublishPlain or PublishEmitter
 }
 
 // RegisterFlags binds o to fs with the defaults of a full-size run.
@@ -89,6 +90,7 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.Uint64Var(&o.Seed, "seed", 1, "unicast: seed of the target choice")
 	fs.Float64Var(&o.CutShare, "cut-share", 0.05, "recovery: share of the clients cut (TCP reset) every second")
 	fs.DurationVar(&o.CutDelay, "cut-delay", 500*time.Millisecond, "recovery: how long a cut client waits before coming back (socket.io-client: 0.5–1.5 s)")
+	fs.StringVar(&o.Publish, "publish", PublishPlain, "plain: PUBLISH the JSON on the product channels; emitter: PUBLISH what @socket.io/redis-emitter sends for to(room).emit(\"notification\", ...) on socket.io#/#room# (server needs EMITTER=on)")
 	fs.BoolVar(&o.Deflate, "deflate", false, "offer permessage-deflate (as browsers do) and inflate the compressed frames received")
 }
 

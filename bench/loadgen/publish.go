@@ -24,27 +24,51 @@ const pipelineChunk = 32
 // Publisher stamps and publishes benchmark messages. Not safe for
 // concurrent use.
 type Publisher struct {
-	rdb *redis.Client
-	pad int
-	buf []byte
+	rdb  *redis.Client
+	pad  int
+	buf  []byte
+	emit *emitEncoder // non-nil in PublishEmitter mode
 }
 
 // NewPublisher connects to Redis at addr ("ip:port"). pad is the filler
-// length of every message.
-func NewPublisher(ctx context.Context, addr string, pad int) (*Publisher, error) {
-	rdb := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 2, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second})
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		rdb.Close()
+// length of every message; mode is PublishPlain or PublishEmitter.
+func NewPublisher(ctx context.Context, addr string, pad int, mode string) (*Publisher, error) {
+	p := &Publisher{pad: pad}
+	switch mode {
+	case PublishPlain, "":
+	case PublishEmitter:
+		p.emit = newEmitEncoder(pad)
+	default:
+		return nil, fmt.Errorf("loadgen: -publish %q: want %s or %s", mode, PublishPlain, PublishEmitter)
+	}
+	p.rdb = redis.NewClient(&redis.Options{Addr: addr, PoolSize: 2, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second})
+	if err := p.rdb.Ping(ctx).Err(); err != nil {
+		p.rdb.Close()
 		return nil, fmt.Errorf("loadgen: redis %s: %w", addr, err)
 	}
-	return &Publisher{rdb: rdb, pad: pad}, nil
+	return p, nil
+}
+
+// message is what to PUBLISH for d on the product channel: the JSON there,
+// or the emitter's message on its room channel.
+func (p *Publisher) message(channel string, d wire.Delivery) (string, []byte, error) {
+	if p.emit != nil {
+		return p.emit.encode(channel, d)
+	}
+	p.buf = wire.AppendDelivery(p.buf[:0], d, p.pad)
+	return channel, p.buf, nil
 }
 
 // Close closes the Redis connection.
 func (p *Publisher) Close() error { return p.rdb.Close() }
 
 // SetPad changes the filler length for later messages.
-func (p *Publisher) SetPad(pad int) { p.pad = pad }
+func (p *Publisher) SetPad(pad int) {
+	p.pad = pad
+	if p.emit != nil {
+		p.emit = newEmitEncoder(pad)
+	}
+}
 
 // Subscribers returns how many subscriptions each channel has (pattern
 // subscriptions are not counted by Redis here).
@@ -59,8 +83,11 @@ func (p *Publisher) Subscribers(ctx context.Context, channel string) (int64, err
 // Warm publishes one warm-up message (phase 0) to the global channel and
 // returns how many server subscriptions received it.
 func (p *Publisher) Warm(ctx context.Context) (int64, error) {
-	p.buf = wire.AppendDelivery(p.buf[:0], wire.Delivery{SentAt: nowNano()}, 0)
-	n, err := p.rdb.Publish(ctx, ChanGlobal, p.buf).Result()
+	ch, msg, err := p.message(ChanGlobal, wire.Delivery{SentAt: nowNano()})
+	if err != nil {
+		return 0, err
+	}
+	n, err := p.rdb.Publish(ctx, ch, msg).Result()
 	if err != nil {
 		return 0, fmt.Errorf("loadgen: publish warm-up: %w", err)
 	}
@@ -102,8 +129,11 @@ func (p *Publisher) Send(ctx context.Context, phase int64, count int, rate float
 			ch, seq := route(id + k)
 			now := nowNano()
 			sentAt[id+k] = now
-			p.buf = wire.AppendDelivery(p.buf[:0], wire.Delivery{Phase: phase, ID: int64(id + k), Seq: seq, SentAt: now}, p.pad)
-			cmds[k] = pipe.Publish(ctx, ch, string(p.buf))
+			ch, msg, err := p.message(ch, wire.Delivery{Phase: phase, ID: int64(id + k), Seq: seq, SentAt: now})
+			if err != nil {
+				return sentAt[:id], minRecv, err
+			}
+			cmds[k] = pipe.Publish(ctx, ch, string(msg))
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
 			return sentAt[:id], minRecv, fmt.Errorf("loadgen: publish: %w", err)
