@@ -310,5 +310,3 @@ func TestShardedMasterRestart(t *testing.T) {
 	}
 	stopPromptly(t, s.h)
 }
-
-
