@@ -14,8 +14,9 @@ type Options struct {
 	Label      string   // server name written into the result ("notify-wss", "node", ...)
 	Targets    []string // server ip:port, one per server process
 	ServerPIDs []int    // processes whose CPU and memory are measured
-	Redis      string   // redis ip:port
-	RedisPID   int      // redis-server pid, for its CPU (0: not measured)
+	Redis      string   // redis ip:port, or several (a cluster's seeds) comma-separated
+	RedisPIDs  []int    // redis-server pids, for their summed CPU (none: not measured)
+	Publish    string   // "pubsub" (PUBLISH) or "sharded" (SPUBLISH; with several Redis addresses through a cluster client)
 	Secret     string   // JWT HS256 secret shared with the server
 
 	N           int           // measured clients
@@ -60,8 +61,19 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 		}
 		return nil
 	})
-	fs.StringVar(&o.Redis, "redis", "127.0.0.1:6379", "redis ip:port the server subscribes to")
-	fs.IntVar(&o.RedisPID, "redis-pid", 0, "pid of redis-server, to measure its CPU (scaleout's unicast phase)")
+	fs.StringVar(&o.Redis, "redis", "127.0.0.1:6379", "redis ip:port the server subscribes to; several comma-separated: a cluster's nodes")
+	fs.Func("redis-pid", "pids of redis-server, comma-separated, to measure their CPU summed (scaleout's unicast phase)", func(s string) error {
+		o.RedisPIDs = nil
+		for _, p := range splitList(s) {
+			v, err := strconv.Atoi(p)
+			if err != nil {
+				return fmt.Errorf("bad pid %q", p)
+			}
+			o.RedisPIDs = append(o.RedisPIDs, v)
+		}
+		return nil
+	})
+	fs.StringVar(&o.Publish, "publish", "pubsub", "pubsub: PUBLISH; sharded: SPUBLISH (servers with REDIS_SUBSCRIBE=sharded), through a cluster client when -redis names several nodes")
 	fs.StringVar(&o.Secret, "secret", "bench-secret", "JWT HS256 secret (JWT_SECRET of the server)")
 	fs.IntVar(&o.N, "n", 1000, "measured clients")
 	fs.IntVar(&o.Concurrency, "c", 200, "handshakes in flight over all workers")

@@ -24,20 +24,51 @@ const pipelineChunk = 32
 // Publisher stamps and publishes benchmark messages. Not safe for
 // concurrent use.
 type Publisher struct {
-	rdb *redis.Client
-	pad int
-	buf []byte
+	rdb     redis.UniversalClient
+	sharded bool // SPUBLISH instead of PUBLISH
+	pad     int
+	buf     []byte
 }
 
-// NewPublisher connects to Redis at addr ("ip:port"). pad is the filler
+// Publish modes (-publish).
+const (
+	PublishPubSub  = "pubsub"
+	PublishSharded = "sharded"
+)
+
+// NewPublisher connects to Redis at addrs ("ip:port", or several
+// comma-separated: a cluster's nodes, reached through a cluster client).
+// mode is PublishPubSub or PublishSharded (SPUBLISH, for servers with
+// REDIS_SUBSCRIBE=sharded: a cluster client sends each to the master of
+// its channel's slot, pipelines split per master). pad is the filler
 // length of every message.
-func NewPublisher(ctx context.Context, addr string, pad int) (*Publisher, error) {
-	rdb := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 2, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second})
+func NewPublisher(ctx context.Context, addrs, mode string, pad int) (*Publisher, error) {
+	var rdb redis.UniversalClient
+	if list := splitList(addrs); len(list) > 1 {
+		rdb = redis.NewClusterClient(&redis.ClusterOptions{Addrs: list, PoolSize: 2, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second})
+	} else {
+		rdb = redis.NewClient(&redis.Options{Addr: addrs, PoolSize: 2, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second})
+	}
+	switch mode {
+	case "", PublishPubSub, PublishSharded:
+	default:
+		rdb.Close()
+		return nil, fmt.Errorf("loadgen: -publish %q is not %s or %s", mode, PublishPubSub, PublishSharded)
+	}
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		rdb.Close()
-		return nil, fmt.Errorf("loadgen: redis %s: %w", addr, err)
+		return nil, fmt.Errorf("loadgen: redis %s: %w", addrs, err)
 	}
-	return &Publisher{rdb: rdb, pad: pad}, nil
+	return &Publisher{rdb: rdb, sharded: mode == PublishSharded, pad: pad}, nil
+}
+
+// publish sends one message on c (the client or a pipeline), PUBLISH or
+// SPUBLISH.
+func (p *Publisher) publish(ctx context.Context, c redis.Cmdable, channel string, msg any) *redis.IntCmd {
+	if p.sharded {
+		return c.SPublish(ctx, channel, msg)
+	}
+	return c.Publish(ctx, channel, msg)
 }
 
 // Close closes the Redis connection.
@@ -47,9 +78,14 @@ func (p *Publisher) Close() error { return p.rdb.Close() }
 func (p *Publisher) SetPad(pad int) { p.pad = pad }
 
 // Subscribers returns how many subscriptions each channel has (pattern
-// subscriptions are not counted by Redis here).
+// subscriptions are not counted by Redis here; sharded ones are, with
+// -publish sharded).
 func (p *Publisher) Subscribers(ctx context.Context, channel string) (int64, error) {
-	m, err := p.rdb.PubSubNumSub(ctx, channel).Result()
+	numsub := p.rdb.PubSubNumSub
+	if p.sharded {
+		numsub = p.rdb.PubSubShardNumSub
+	}
+	m, err := numsub(ctx, channel).Result()
 	if err != nil {
 		return 0, fmt.Errorf("loadgen: PUBSUB NUMSUB: %w", err)
 	}
@@ -60,7 +96,7 @@ func (p *Publisher) Subscribers(ctx context.Context, channel string) (int64, err
 // returns how many server subscriptions received it.
 func (p *Publisher) Warm(ctx context.Context) (int64, error) {
 	p.buf = wire.AppendDelivery(p.buf[:0], wire.Delivery{SentAt: nowNano()}, 0)
-	n, err := p.rdb.Publish(ctx, ChanGlobal, p.buf).Result()
+	n, err := p.publish(ctx, p.rdb, ChanGlobal, p.buf).Result()
 	if err != nil {
 		return 0, fmt.Errorf("loadgen: publish warm-up: %w", err)
 	}
@@ -103,7 +139,7 @@ func (p *Publisher) Send(ctx context.Context, phase int64, count int, rate float
 			now := nowNano()
 			sentAt[id+k] = now
 			p.buf = wire.AppendDelivery(p.buf[:0], wire.Delivery{Phase: phase, ID: int64(id + k), Seq: seq, SentAt: now}, p.pad)
-			cmds[k] = pipe.Publish(ctx, ch, string(p.buf))
+			cmds[k] = p.publish(ctx, pipe, ch, string(p.buf))
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
 			return sentAt[:id], minRecv, fmt.Errorf("loadgen: publish: %w", err)
