@@ -206,6 +206,7 @@ func (s *shardSet) build(slots []redis.ClusterSlot) []*shard {
 			moved:  make(chan struct{}, 1),
 		}
 		sh.addr, sh.everUp = addr, s.everUp[addr]
+		sh.primary = len(shards) == 0 // the emitter's pattern, if any
 		sh.demand = newDemand(SubscribeSharded, true, b.cfg, b.log.With(slog.String("node", addr)), &b.subs)
 		sh.demand.moved = func() {
 			select {
