@@ -44,7 +44,9 @@ var ErrRunning = errors.New("bridge: Run already in progress")
 // subscriber whose output buffer grows past client-output-buffer-limit pubsub.
 // With the streams input in cluster mode every partition has its reader
 // goroutine, so Deliver is called concurrently, in stream order within a
-// partition (and so within a room).
+// partition (and so within a room); likewise in sharded mode on a cluster
+// each master's link calls it, in Redis order within a master (and so
+// within a room).
 type Deliver func(m *Message)
 
 // Stats are the bridge's counters since New.

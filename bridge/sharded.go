@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -24,7 +26,7 @@ import (
 // so a master that restarts or drops the connection costs only its own
 // rooms a resubscription; the bridge is Connected while every link is up.
 //
-// The slot map is read with CLUSTER SLOTS from the master itself before
+// The slot map is read with CLUSTER SHARDS from the master itself before
 // every session of its link (so a node restarted with other slots, or a
 // MOVED reply, which ends the session, is followed), and again when the
 // master unsubscribes a room on its own (the unsolicited "sunsubscribe" a
@@ -32,7 +34,7 @@ import (
 // slot changed owner are moved, with their waiters, to the new owner's
 // demand, which subscribes them. When the masters themselves change (a
 // new master, a failover in a cluster with replicas) every link is
-// stopped and the set is rebuilt from a fresh CLUSTER SLOTS, keeping the
+// stopped and the set is rebuilt from a fresh CLUSTER SHARDS, keeping the
 // rooms: all of them are subscribed again.
 //
 // Lock order: Bridge.linkMu, then shardSet.mu, then a demand's mu.
@@ -61,7 +63,7 @@ type shardSet struct {
 	owner  []int16  // slot → index in shards; -1 for a slot nobody serves
 	shards []*shard // by address
 	// parked holds the rooms while no shard runs (before the first
-	// CLUSTER SLOTS answer, between rebuilds); it never subscribes.
+	// CLUSTER SHARDS answer, between rebuilds); it never subscribes.
 	parked *demand
 	// changed is closed (under mu) when a slot map names other masters.
 	changed chan struct{}
@@ -141,12 +143,12 @@ func (s *shardSet) run(ctx context.Context) error {
 	seed := b.target.newClient()
 	defer seed.Close()
 	for {
-		slots, err := seed.ClusterSlots(ctx).Result()
+		slots, err := readSlots(ctx, seed)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			b.log.Warn("redis cluster slots unreadable; retrying", slog.String("url", b.url), slog.Any("err", err))
+			b.log.Warn("redis cluster slot map unreadable; retrying", slog.String("url", b.url), slog.Any("err", err))
 			select {
 			case <-ctx.Done():
 				return nil
@@ -163,7 +165,7 @@ func (s *shardSet) run(ctx context.Context) error {
 
 // runLinks builds a link per master of slots, runs them until ctx is done
 // or the masters change, then parks the rooms again.
-func (s *shardSet) runLinks(ctx context.Context, slots []redis.ClusterSlot) {
+func (s *shardSet) runLinks(ctx context.Context, slots []slotRange) {
 	b := s.b
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -196,7 +198,7 @@ func (s *shardSet) runLinks(ctx context.Context, slots []redis.ClusterSlot) {
 }
 
 // build makes the links of slots' masters and moves every room to them.
-func (s *shardSet) build(slots []redis.ClusterSlot) []*shard {
+func (s *shardSet) build(slots []slotRange) []*shard {
 	b := s.b
 	var shards []*shard
 	for _, addr := range masters(slots) {
@@ -222,20 +224,56 @@ func (s *shardSet) build(slots []redis.ClusterSlot) []*shard {
 }
 
 // masters returns the sorted addresses of slots' masters.
-func masters(slots []redis.ClusterSlot) []string {
+func masters(slots []slotRange) []string {
 	var addrs []string
 	for _, r := range slots {
-		if len(r.Nodes) > 0 && !slices.Contains(addrs, r.Nodes[0].Addr) {
-			addrs = append(addrs, r.Nodes[0].Addr)
+		if !slices.Contains(addrs, r.master) {
+			addrs = append(addrs, r.master)
 		}
 	}
 	slices.Sort(addrs)
 	return addrs
 }
 
+// slotRange is a range of slots and the address of the master serving
+// them.
+type slotRange struct {
+	start, end int
+	master     string
+}
+
+// readSlots reads the slot map from the node c talks to, with CLUSTER
+// SHARDS (Redis 7, which sharded pub/sub needs anyway). A master's address
+// is its endpoint (or IP) and port (its TLS port when it has no plain one).
+func readSlots(ctx context.Context, c redis.Cmdable) ([]slotRange, error) {
+	shards, err := c.ClusterShards(ctx).Result()
+	if err != nil {
+		return nil, fmt.Errorf("bridge: cluster shards: %w", err)
+	}
+	var out []slotRange
+	for _, sh := range shards {
+		i := slices.IndexFunc(sh.Nodes, func(n redis.Node) bool { return n.Role == "master" })
+		if i < 0 {
+			continue
+		}
+		n := sh.Nodes[i]
+		host, port := n.Endpoint, n.Port
+		if host == "" || host == "?" {
+			host = n.IP
+		}
+		if port == 0 {
+			port = n.TLSPort
+		}
+		for _, r := range sh.Slots {
+			out = append(out, slotRange{start: int(r.Start), end: int(r.End), master: net.JoinHostPort(host, strconv.FormatInt(port, 10))})
+		}
+	}
+	return out, nil
+}
+
 // install makes shards (nil: none, the rooms are parked) the set's links,
 // with the owners of slots, and moves every room to its demand.
-func (s *shardSet) install(shards []*shard, slots []redis.ClusterSlot) {
+func (s *shardSet) install(shards []*shard, slots []slotRange) {
 	s.b.linkMu.Lock()
 	s.b.connected.Store(false) // the new links are not up yet
 	s.mu.Lock()
@@ -266,20 +304,20 @@ func (s *shardSet) demands() []*demand {
 
 // owners returns the owner table of slots for s.shards, or nil when a
 // master of slots is not one of them. Under mu.
-func (s *shardSet) owners(slots []redis.ClusterSlot) []int16 {
+func (s *shardSet) owners(slots []slotRange) []int16 {
 	owner := make([]int16, numSlots)
 	for i := range owner {
 		owner[i] = -1
 	}
 	for _, r := range slots {
-		if len(r.Nodes) == 0 || r.Start < 0 || r.End >= numSlots {
+		if r.start < 0 || r.end >= numSlots {
 			continue
 		}
-		i := slices.IndexFunc(s.shards, func(sh *shard) bool { return sh.addr == r.Nodes[0].Addr })
+		i := slices.IndexFunc(s.shards, func(sh *shard) bool { return sh.addr == r.master })
 		if i < 0 {
 			return nil
 		}
-		for slot := r.Start; slot <= r.End; slot++ {
+		for slot := r.start; slot <= r.end; slot++ {
 			owner[slot] = int16(i)
 		}
 	}
@@ -290,9 +328,9 @@ func (s *shardSet) owners(slots []redis.ClusterSlot) []int16 {
 // slot changed owner. When the map names another master it stops every
 // link (errTopology): the set is rebuilt.
 func (s *shardSet) refresh(ctx context.Context, sh *shard) error {
-	slots, err := sh.client.ClusterSlots(ctx).Result()
+	slots, err := readSlots(ctx, sh.client)
 	if err != nil {
-		return fmt.Errorf("bridge: cluster slots from %s: %w", sh.addr, err)
+		return fmt.Errorf("bridge: slot map from %s: %w", sh.addr, err)
 	}
 	s.mu.Lock()
 	if s.changed == nil || !slices.Contains(s.shards, sh) {

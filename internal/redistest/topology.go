@@ -219,7 +219,7 @@ const migrateBatch = 100
 // MIGRATING on the owner, MIGRATE of the slot's keys, then SETSLOT NODE on
 // every master (the owner last but one: it then drops the slot's sharded
 // subscriptions with an unsolicited sunsubscribe). It returns once every
-// node's CLUSTER SLOTS names to for slot. It fails the test if to already
+// node's CLUSTER SHARDS names to for slot. It fails the test if to already
 // serves slot.
 func (c *Cluster) MigrateSlot(t testing.TB, slot int, to *Server) {
 	t.Helper()
@@ -291,13 +291,19 @@ func (c *Cluster) MigrateSlot(t testing.TB, slot int, to *Server) {
 // the node cl talks to ("" if none).
 func (c *Cluster) slotOwner(ctx context.Context, t testing.TB, cl *redis.Client, slot int) string {
 	t.Helper()
-	slots, err := cl.ClusterSlots(ctx).Result()
+	shards, err := cl.ClusterShards(ctx).Result()
 	if err != nil {
-		t.Fatalf("redistest: CLUSTER SLOTS: %v", err)
+		t.Fatalf("redistest: CLUSTER SHARDS: %v", err)
 	}
-	for _, r := range slots {
-		if r.Start <= slot && slot <= r.End && len(r.Nodes) > 0 {
-			return r.Nodes[0].Addr
+	for _, sh := range shards {
+		for _, r := range sh.Slots {
+			if int(r.Start) <= slot && slot <= int(r.End) {
+				for _, n := range sh.Nodes {
+					if n.Role == "master" {
+						return net.JoinHostPort(n.IP, strconv.FormatInt(n.Port, 10))
+					}
+				}
+			}
 		}
 	}
 	return ""
