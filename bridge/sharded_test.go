@@ -2,8 +2,10 @@ package bridge
 
 import (
 	"context"
+	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -313,4 +315,64 @@ func TestShardedMasterRestart(t *testing.T) {
 		t.Errorf("Reconnects %d → %d, want one more (only the restarted master's link)", reconnects, r)
 	}
 	stopPromptly(t, s.h)
+}
+
+// TestShardedMovedAfterUnseenMigration: a slot none of the bridge's rooms
+// is in moves, so no master tells the bridge; a room of that slot wanted
+// afterwards is sent to the old master, which answers MOVED. That
+// master's session ends, the slot map is read again, and the room is
+// subscribed on its new master and receives.
+func TestShardedMovedAfterUnseenMigration(t *testing.T) {
+	s := startShardedCluster(t)
+	u := s.users[len(s.users)-1] + 1
+	for slices.ContainsFunc(s.users, func(v int) bool { return Slot(userChannel(v)) == Slot(userChannel(u)) }) {
+		u++
+	}
+	slot := Slot(userChannel(u))
+	from := s.c.Owner(t, slot)
+	s.c.MigrateSlot(t, slot, s.c.Nodes[(slices.Index(s.c.Nodes, from)+1)%len(s.c.Nodes)])
+	s.users = append(s.users, u)
+	s.h.b.RoomDemand(userRoom(u), true)
+	s.waitLive(t)
+	eventually(t, "Connected again", s.h.b.Connected)
+	if !strings.Contains(s.h.logs.String(), "MOVED") {
+		t.Error("no MOVED reply logged: the room was not sent to its old master")
+	}
+	s.publishAll(t, "moved")
+	stopPromptly(t, s.h)
+}
+
+// TestDemandMoveKeepsWaiters: a room evicted from one link's demand
+// (its slot moved) and adopted by another keeps its waiters, which are
+// called once the new link confirms it, not before.
+func TestDemandMoveKeepsWaiters(t *testing.T) {
+	var subs subscriptionCounters
+	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	from := newDemand(SubscribeSharded, true, Config{}, log, &subs)
+	to := newDemand(SubscribeSharded, true, Config{}, log, &subs)
+	from.begin()
+	to.begin()
+	room := userRoom(1)
+	from.want(room, true)
+	called := 0
+	if from.whenSubscribed(room, func() { called++ }) {
+		t.Fatal("live before any confirmation")
+	}
+	moved := from.evict(func(r string) bool { return r == room })
+	if len(moved) != 1 || from.settled() != true {
+		t.Fatalf("evicted %d rooms, settled %v", len(moved), from.settled())
+	}
+	call(to.adopt(moved))
+	if called != 0 || !from.whenSubscribed(room, func() { t.Error("old link still holds the room") }) {
+		t.Fatalf("waiter called %d times on the move", called)
+	}
+	subs2, _, fire, _ := to.collect(to.session, time.Now(), nil, nil)
+	call(fire)
+	if len(subs2) != 1 || subs2[0].room != room {
+		t.Fatalf("new link sends %v", subs2)
+	}
+	to.confirm("ssubscribe", userChannel(1))
+	if called != 1 || !to.whenSubscribed(room, func() {}) {
+		t.Fatalf("waiter called %d times after the confirmation", called)
+	}
 }
