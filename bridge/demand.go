@@ -12,7 +12,8 @@ import (
 	"github.com/notify-wss/notify-wss/internal/fifo"
 )
 
-// Dynamic subscriptions (SubscribeDynamic).
+// Dynamic subscriptions (SubscribeDynamic, and SubscribeSharded with
+// SSUBSCRIBE/SUNSUBSCRIBE: one demand per subscriber link, see sharded.go).
 //
 // The engine says when a room gains its first member on this server and
 // when it loses its last one (RoomDemand, under the engine's room lock, so
