@@ -44,7 +44,9 @@ var ErrRunning = errors.New("bridge: Run already in progress")
 // subscriber whose output buffer grows past client-output-buffer-limit pubsub.
 // With the streams input in cluster mode every partition has its reader
 // goroutine, so Deliver is called concurrently, in stream order within a
-// partition (and so within a room).
+// partition (and so within a room); likewise in sharded mode on a cluster
+// each master's link calls it, in Redis order within a master (and so
+// within a room).
 type Deliver func(m *Message)
 
 // Stats are the bridge's counters since New.
@@ -84,17 +86,22 @@ type Bridge struct {
 	invalid    atomic.Uint64
 	dropped    atomic.Uint64
 	reconnects atomic.Uint64
-	everUp     bool // touched only by Run's goroutine
 
 	// Invalid-message log limiter: several stream readers may log at once.
 	invalidMu      sync.Mutex
 	lastInvalidLog time.Time
 	suppressed     uint64
 
-	// Subscriptions (subscribe.go): the dynamic mode's manager, nil in
-	// pattern mode, and the counters.
+	// Subscriptions (subscribe.go): the mode, the subscriber link and its
+	// room manager (demand, nil in pattern mode; main.demand), or in
+	// sharded mode on a cluster the masters' links (sharded.go), and the
+	// counters. linkMu orders the links' up/down changes with connected.
+	mode   SubscribeMode
+	main   link
 	demand *demand
+	shards *shardSet
 	subs   subscriptionCounters
+	linkMu sync.Mutex
 
 	// Socket.IO emitter input (emitter.go): the decoder, nil when
 	// Config.Emitter is off (Run's goroutine only), and the refusals.
@@ -137,9 +144,20 @@ func New(cfg Config, deliver Deliver) (*Bridge, error) {
 		_, err := ParseInput(string(cfg.Input))
 		return nil, err
 	}
-	if b.demand, err = newDemand(cfg, b.log, &b.subs); err != nil {
+	if b.mode, err = ParseSubscribeMode(string(cfg.Subscribe)); err != nil {
 		return nil, err
 	}
+	switch {
+	case b.mode == SubscribeSharded && t.cluster != nil:
+		b.shards = newShardSet(b)
+	case b.mode != SubscribePattern:
+		b.demand = newDemand(b.mode, false, cfg, b.log, &b.subs)
+		if b.mode == SubscribeSharded {
+			b.demand.keep(GlobalRoom)
+		}
+		b.main.demand = b.demand
+	}
+	b.main.primary = true
 	if cfg.Emitter {
 		b.emitter = newEmitterDecoder()
 	}
@@ -191,6 +209,9 @@ func (b *Bridge) Run(ctx context.Context) error {
 	if b.streams != nil {
 		return b.runStreams(ctx)
 	}
+	if b.shards != nil {
+		return b.shards.run(ctx)
+	}
 
 	// One client for the whole Run: in sentinel and cluster mode it keeps
 	// what go-redis learnt (the sentinels, the slot map) across sessions.
@@ -199,27 +220,43 @@ func (b *Bridge) Run(ctx context.Context) error {
 	rec.install(client)
 	defer client.Close()
 
+	b.sessions(ctx, &b.main, client, rec, nil)
+	return nil
+}
+
+// sessions runs l's sessions on client until ctx is done: after each
+// one it waits MinBackoff doubling to MaxBackoff (jittered), and calls
+// prepare (if not nil) before the next; an error from prepare counts as a
+// failed session.
+func (b *Bridge) sessions(ctx context.Context, l *link, client redis.UniversalClient, rec *recordConns, prepare func(context.Context) error) {
 	backoff := b.cfg.MinBackoff
 	for {
-		wasUp, err := b.session(ctx, client, rec)
-		b.connected.Store(false)
+		var wasUp bool
+		var err error
+		if prepare != nil {
+			err = prepare(ctx)
+		}
+		if err == nil {
+			wasUp, err = b.session(ctx, l, client, rec)
+		}
+		b.down(l)
 		if g, ok := b.cfg.Sequencer.(gapper); ok && wasUp {
 			g.Gap() // what is published until the next session is lost
 		}
 		if ctx.Err() != nil {
-			return nil
+			return
 		}
 		if wasUp {
 			backoff = b.cfg.MinBackoff
 		}
 		wait := jitter(backoff)
 		b.log.Warn("redis subscription down; retrying",
-			slog.String("url", b.url), slog.Any("err", err), slog.Duration("retry_in", wait))
+			slog.String("url", b.url), slog.String("node", l.addr), slog.Any("err", err), slog.Duration("retry_in", wait))
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil
+			return
 		case <-t.C:
 		}
 		backoff = min(backoff*2, b.cfg.MaxBackoff)
@@ -233,7 +270,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 // (which redials, through the sentinels or to another cluster node,
 // before it returns the error) never outlives the error that reveals it,
 // and Connected/Reconnects stay honest in every mode.
-func (b *Bridge) session(runCtx context.Context, client redis.UniversalClient, rec *recordConns) (wasUp bool, err error) {
+func (b *Bridge) session(runCtx context.Context, l *link, client redis.UniversalClient, rec *recordConns) (wasUp bool, err error) {
 	conns := &connSet{}
 	ctx := withConnSet(runCtx, conns)
 	ps := client.Subscribe(ctx)   // no channels: does not connect yet
@@ -242,7 +279,7 @@ func (b *Bridge) session(runCtx context.Context, client redis.UniversalClient, r
 	start := time.Now()
 	stop := make(chan struct{})
 	end := func() {
-		b.connected.Store(false) // now, not after go-redis gives up on the socket
+		b.down(l) // now, not after go-redis gives up on the socket
 		conns.closeAll()
 		_ = ps.Close()
 	}
@@ -263,7 +300,11 @@ func (b *Bridge) session(runCtx context.Context, client redis.UniversalClient, r
 		_ = ps.Close()
 	}()
 
-	if b.target.cluster != nil {
+	if b.target.cluster != nil || b.mode == SubscribeSharded {
+		// In sharded mode the connection may have nothing to subscribe
+		// before the rooms' SSUBSCRIBEs: the PING opens it, and its PONG
+		// may be what finds it up (no rooms yet).
+		//
 		// The command that opens the connection decides where a cluster
 		// client opens it: a (P)SUBSCRIBE on the node owning its first
 		// name's slot, a PING on a random node. Classic pub/sub is
@@ -276,9 +317,11 @@ func (b *Bridge) session(runCtx context.Context, client redis.UniversalClient, r
 			return false, fmt.Errorf("bridge: ping: %w", err)
 		}
 	}
-	channels, patterns := b.fixedSubscriptions()
-	if err := ps.Subscribe(ctx, channels...); err != nil {
-		return false, fmt.Errorf("bridge: subscribe: %w", err)
+	channels, patterns := b.fixedSubscriptions(l.primary)
+	if len(channels) > 0 {
+		if err := ps.Subscribe(ctx, channels...); err != nil {
+			return false, fmt.Errorf("bridge: subscribe: %w", err)
+		}
 	}
 	if len(patterns) > 0 {
 		if err := ps.PSubscribe(ctx, patterns...); err != nil {
@@ -287,7 +330,7 @@ func (b *Bridge) session(runCtx context.Context, client redis.UniversalClient, r
 	}
 	// Dynamic mode: every wanted room is subscribed again, then the rooms
 	// are followed (subscribe.go, demand.go).
-	endSubscriptions := b.startSubscriptions(ctx, ps, stop, conns.closeAll, &wg)
+	endSubscriptions := b.startSubscriptions(ctx, l, ps, stop, conns.closeAll, &wg)
 	defer endSubscriptions()
 
 	confirmed := 0
@@ -303,35 +346,55 @@ func (b *Bridge) session(runCtx context.Context, client redis.UniversalClient, r
 			b.handle(v.Channel, v.Payload, Position{}, now)
 		case *redis.Subscription:
 			switch {
-			case b.confirmed(v): // a room's channel (dynamic mode)
+			case b.confirmed(l, v): // a room's channel (dynamic, sharded mode)
 			case v.Kind != "subscribe" && v.Kind != "psubscribe":
 				return wasUp, fmt.Errorf("bridge: receive: unexpected %s of %q", v.Kind, v.Channel)
 			default:
 				confirmed++
 			}
-			if !wasUp && confirmed >= len(channels)+len(patterns) && b.resubscribed() {
-				wasUp = true
-				node := conns.remote()
-				on.Store(&node)
-				b.up(node)
-			}
 		case *redis.Pong:
-			// Health-check reply; activity is recorded above.
+			// Health-check reply; activity is recorded above. In sharded
+			// mode the first one may find a connection with nothing to
+			// subscribe up.
+		}
+		if !wasUp && confirmed >= len(channels)+len(patterns) && l.resubscribed() {
+			wasUp = true
+			node := conns.remote()
+			on.Store(&node)
+			b.up(l, node)
 		}
 	}
 }
 
-// up records a live subscription on the server at node.
-func (b *Bridge) up(node string) {
-	b.connected.Store(true)
-	if b.everUp {
+// up records a live subscription of l on the server at node; the bridge
+// is Connected once every link is up.
+func (b *Bridge) up(l *link, node string) {
+	if l.everUp {
 		b.reconnects.Add(1)
 		b.log.Info("redis subscription restored", slog.String("url", b.url), slog.String("node", node))
 	} else {
-		b.everUp = true
+		l.everUp = true
 		b.log.Info("redis subscription live", slog.String("url", b.url), slog.String("node", node))
 	}
-	b.readyOnce.Do(func() { close(b.ready) })
+	b.linkMu.Lock()
+	l.up.Store(true)
+	all := true
+	for _, o := range b.links() {
+		all = all && o.up.Load()
+	}
+	if all {
+		b.connected.Store(true)
+		b.readyOnce.Do(func() { close(b.ready) })
+	}
+	b.linkMu.Unlock()
+}
+
+// down records that l's subscription is not live: neither is the bridge.
+func (b *Bridge) down(l *link) {
+	b.linkMu.Lock()
+	l.up.Store(false)
+	b.connected.Store(false)
+	b.linkMu.Unlock()
 }
 
 // watch is the health check: it PINGs every interval so that a healthy

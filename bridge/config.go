@@ -52,9 +52,9 @@ type Config struct {
 	// released, that is when the last event loop is done with it. For
 	// delivery-latency metrics; it runs on an event loop and must be quick.
 	OnWritten func(m *Message)
-	// Subscribe says how the bridge subscribes: SubscribePattern or
-	// SubscribeDynamic (see subscribe.go). Zero value means
-	// SubscribePattern.
+	// Subscribe says how the bridge subscribes: SubscribePattern,
+	// SubscribeDynamic or SubscribeSharded (see subscribe.go). Zero value
+	// means SubscribePattern.
 	Subscribe SubscribeMode
 	// UnsubscribeGrace is, in dynamic mode, how long a room's channel stays
 	// subscribed after its last member here left, so that flapping clients
@@ -67,8 +67,8 @@ type Config struct {
 	Sequencer Sequencer
 	// Emitter also subscribes to the Socket.IO emitter's channels and
 	// delivers its emits (emitter.go): by pattern (EmitterPattern) in
-	// SubscribePattern mode; in SubscribeDynamic mode EmitterChannel and
-	// each wanted room's EmitterRoomChannel. Zero value means off.
+	// SubscribePattern and SubscribeSharded mode; in SubscribeDynamic
+	// mode EmitterChannel and each wanted room's EmitterRoomChannel. Zero value means off.
 	Emitter bool
 	// Input is where notifications come from: InputPubSub (PUBLISH) or
 	// InputStreams (XADD to partitioned streams, see streams.go). Zero

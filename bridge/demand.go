@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -11,7 +12,8 @@ import (
 	"github.com/notify-wss/notify-wss/internal/fifo"
 )
 
-// Dynamic subscriptions (SubscribeDynamic).
+// Dynamic subscriptions (SubscribeDynamic, and SubscribeSharded with
+// SSUBSCRIBE/SUNSUBSCRIBE: one demand per subscriber link, see sharded.go).
 //
 // The engine says when a room gains its first member on this server and
 // when it loses its last one (RoomDemand, under the engine's room lock, so
@@ -83,9 +85,17 @@ type graceEntry struct {
 	at  time.Time
 }
 
-// demand is the dynamic mode's subscription manager.
+// demand is the subscription manager of one subscriber link in dynamic or
+// sharded mode.
 type demand struct {
 	cmds channelCommands
+	// group: send each batch as one command per hash slot (sharded mode
+	// on a cluster, which refuses a command naming several slots).
+	group bool
+	// moved, when set, is called (outside mu, on the session goroutine)
+	// when Redis unsubscribed a room's channel on its own: in sharded
+	// mode on a cluster its slot moved to another master (sharded.go).
+	moved func()
 	// emitter: each room also has its Socket.IO emitter channel
 	// (EmitterRoomChannel), subscribed and unsubscribed with the room's
 	// own in the same commands; perRoom is then 2, the confirmations a
@@ -109,32 +119,55 @@ type demand struct {
 	// The flusher's batches (run's goroutine only).
 	subBatch, unsubBatch []*roomSub
 	names                []string
+	ends                 []int
 }
 
-// newDemand returns the manager for cfg's mode: nil in pattern mode.
-func newDemand(cfg Config, log *slog.Logger, subs *subscriptionCounters) (*demand, error) {
-	mode, err := ParseSubscribeMode(string(cfg.Subscribe))
-	if err != nil || mode != SubscribeDynamic {
-		return nil, err
-	}
+// newDemand returns the manager of a link in mode, SubscribeDynamic or
+// SubscribeSharded; group says the link is a cluster master's. In sharded
+// mode notifications:all is one of its rooms, always wanted (keep), and
+// the emitter's rooms are not followed: the emitter PUBLISHes, so its
+// channels are classic ones, matched by EmitterPattern on the classic
+// subscription (fixedSubscriptions).
+func newDemand(mode SubscribeMode, group bool, cfg Config, log *slog.Logger, subs *subscriptionCounters) *demand {
 	grace := cfg.UnsubscribeGrace
 	if grace <= 0 {
 		grace = DefaultUnsubscribeGrace
 	}
-	perRoom := int32(1)
-	if cfg.Emitter {
-		perRoom = 2
-	}
-	return &demand{
-		emitter: cfg.Emitter,
-		perRoom: perRoom,
+	d := &demand{
+		perRoom: 1,
 		cmds:    classicChannels,
+		group:   group,
 		grace:   grace,
 		log:     log,
 		subs:    subs,
 		wake:    make(chan struct{}, 1),
 		rooms:   make(map[string]*roomSub),
-	}, nil
+	}
+	switch {
+	case mode == SubscribeSharded:
+		d.cmds = shardChannels
+	case cfg.Emitter:
+		d.emitter, d.perRoom = true, 2
+	}
+	return d
+}
+
+// keep makes room wanted for good: notifications:all's in sharded mode,
+// which the engine's RoomDemand never names.
+func (d *demand) keep(room string) {
+	d.mu.Lock()
+	e := d.rooms[room]
+	if e == nil {
+		e = &roomSub{room: room}
+		d.rooms[room] = e
+	}
+	e.wanted = true
+	if !e.sent && !e.queued && d.session != 0 {
+		e.queued = true
+		d.queue.Push(e)
+	}
+	d.mu.Unlock()
+	d.signal()
 }
 
 // signal wakes the flusher, if it is not already awake.
@@ -264,10 +297,26 @@ func (d *demand) confirm(kind, channel string) (mine bool) {
 	d.mu.Lock()
 	var ok bool
 	if d.scratch, ok = appendRoom(d.scratch[:0], channel); !ok {
-		d.mu.Unlock()
-		return false // notifications:all's: the session's own
+		if channel != globalChannel || d.cmds.subscribed != shardChannels.subscribed {
+			d.mu.Unlock()
+			return false // dynamic mode's notifications:all: the session's own
+		}
+		d.scratch = append(d.scratch[:0], GlobalRoom...)
 	}
 	e := d.rooms[string(d.scratch)]
+	if e != nil && e.inflight == 0 && e.sent && kind == d.cmds.unsubscribed {
+		// Redis dropped the subscription on its own: a cluster master
+		// does when the channel's slot leaves it. The room is no longer
+		// subscribed here; moved finds its new master.
+		e.sent, e.subscribed = false, false
+		d.mu.Unlock()
+		if d.moved != nil {
+			d.moved()
+		} else {
+			d.requeue() // not a cluster: subscribe it again here
+		}
+		return true
+	}
 	if e == nil || e.inflight == 0 {
 		d.mu.Unlock()
 		d.log.Warn("unexpected confirmation", slog.String("kind", kind), slog.String("channel", channel))
@@ -399,23 +448,41 @@ func (d *demand) run(ctx context.Context, ps *redis.PubSub, session uint64, stop
 }
 
 // send writes one SUBSCRIBE for the channels of subs and one UNSUBSCRIBE
-// for those of unsubs, each unless empty. (Run's goroutine.)
+// for those of unsubs, each unless empty; with group, one per hash slot
+// instead, back to back. (Run's goroutine.)
 func (d *demand) send(ctx context.Context, ps *redis.PubSub, subs, unsubs []*roomSub) error {
 	if len(subs) > 0 {
-		if err := d.cmds.subscribe(ps, ctx, d.channels(subs)...); err != nil {
+		if err := d.command(ctx, ps, d.cmds.subscribe, d.channels(subs), &d.subs.commands); err != nil {
 			return err
 		}
-		d.subs.commands.Add(1)
 	}
 	if len(unsubs) > 0 {
-		if err := d.cmds.unsubscribe(ps, ctx, d.channels(unsubs)...); err != nil {
+		if err := d.command(ctx, ps, d.cmds.unsubscribe, d.channels(unsubs), &d.subs.unsubscribes); err != nil {
 			return err
 		}
-		d.subs.unsubscribes.Add(1)
 	}
 	clear(subs) // the batches keep no room or name alive
 	clear(unsubs)
 	clear(d.names)
+	return nil
+}
+
+// command sends cmd for names, as one command or, with group, one per
+// slot, counting them in sent. (Run's goroutine.)
+func (d *demand) command(ctx context.Context, ps *redis.PubSub, cmd func(*redis.PubSub, context.Context, ...string) error, names []string, sent *atomic.Uint64) error {
+	if !d.group {
+		sent.Add(1)
+		return cmd(ps, ctx, names...)
+	}
+	d.ends = slotGroups(names, d.ends[:0])
+	from := 0
+	for _, end := range d.ends {
+		if err := cmd(ps, ctx, names[from:end]...); err != nil {
+			return err
+		}
+		sent.Add(1)
+		from = end
+	}
 	return nil
 }
 
@@ -430,6 +497,76 @@ func (d *demand) channels(rooms []*roomSub) []string {
 		}
 	}
 	return d.names
+}
+
+// evict takes out of the manager the rooms for which leave is true (their
+// channel's slot moved to another master's link) and returns a fresh
+// entry for each, with its waiters and whether it is wanted, for adopt.
+// What this link's connection still sends or hears for them is ignored.
+// Called with the shard set's lock held (sharded.go).
+func (d *demand) evict(leave func(room string) bool) (moved []*roomSub) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for room, e := range d.rooms {
+		if !leave(room) {
+			continue
+		}
+		delete(d.rooms, room)
+		if e.resync {
+			e.resync = false
+			d.resync--
+		}
+		moved = append(moved, &roomSub{room: room, wanted: e.wanted, waiters: e.waiters})
+		// The entry may still be in the queues: it is dead to them.
+		e.wanted, e.waiters = false, nil
+		e.graceGen++
+	}
+	return moved
+}
+
+// adopt takes in rooms evicted from another link: the wanted ones are
+// subscribed (on the current connection, or the next one's begin), the
+// others dropped; it returns the waiters of those, to call. Called with
+// the shard set's lock held (sharded.go).
+func (d *demand) adopt(rooms []*roomSub) (fire []func()) {
+	d.mu.Lock()
+	for _, n := range rooms {
+		if !n.wanted {
+			fire = append(fire, n.waiters...)
+			continue
+		}
+		if e := d.rooms[n.room]; e != nil {
+			e.wanted = true
+			e.waiters = append(e.waiters, n.waiters...)
+			n = e
+		} else {
+			d.rooms[n.room] = n
+		}
+		if !n.sent && !n.queued && d.session != 0 {
+			n.queued = true
+			d.queue.Push(n)
+		}
+	}
+	d.mu.Unlock()
+	d.signal()
+	return fire
+}
+
+// requeue queues every wanted room that is neither subscribed nor queued
+// (one whose subscription Redis dropped, see moved) on the current
+// connection.
+func (d *demand) requeue() {
+	d.mu.Lock()
+	if d.session != 0 {
+		for _, e := range d.rooms {
+			if e.wanted && !e.sent && !e.queued {
+				e.queued = true
+				d.queue.Push(e)
+			}
+		}
+	}
+	d.mu.Unlock()
+	d.signal()
 }
 
 // call calls each of fns.

@@ -59,8 +59,9 @@ func TestParseSubscribeMode(t *testing.T) {
 		{"", SubscribePattern, true},
 		{"pattern", SubscribePattern, true},
 		{"dynamic", SubscribeDynamic, true},
-		{"sharded", "", false},
+		{"sharded", SubscribeSharded, true},
 		{"Dynamic", "", false},
+		{"ssubscribe", "", false},
 	}
 	for _, tt := range tests {
 		got, err := ParseSubscribeMode(tt.in)
@@ -68,7 +69,7 @@ func TestParseSubscribeMode(t *testing.T) {
 			t.Errorf("ParseSubscribeMode(%q) = (%q, %v)", tt.in, got, err)
 		}
 	}
-	if _, err := New(Config{URL: "redis://127.0.0.1:1", Subscribe: "sharded"}, func(m *Message) { m.Release() }); err == nil {
+	if _, err := New(Config{URL: "redis://127.0.0.1:1", Subscribe: "ssubscribe"}, func(m *Message) { m.Release() }); err == nil {
 		t.Error("New accepted an unknown subscribe mode")
 	}
 }

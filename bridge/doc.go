@@ -26,6 +26,14 @@
 // reconnect every wanted room is subscribed again, and Connected stays false
 // until Redis confirmed them all.
 //
+// SubscribeSharded follows the rooms the same way with Redis 7 sharded
+// pub/sub (SSUBSCRIBE, SUNSUBSCRIBE; publishers SPUBLISH), notifications:all
+// being one more room, always wanted. On a cluster (sharded.go) the bridge
+// holds one subscriber link per master, each with its own demand; a room
+// goes to the link of its channel's slot (Slot), batches are split per
+// slot, and rooms follow their slot when it moves to another master. The
+// emitter's channels stay classic (PSUBSCRIBE EmitterPattern).
+//
 // # One frame per message
 //
 // Each valid message becomes one Message: a pooled buffer holding exactly one

@@ -24,7 +24,8 @@ import (
 // on the channel key + "#" + nsp + "#", or, when exactly one room is
 // named, key + "#" + nsp + "#" + room + "#" (key is "socket.io" unless the
 // emitter was told otherwise). Config.Emitter makes the bridge subscribe
-// to them: by pattern, EmitterPattern, in SubscribePattern mode; in
+// to them: by pattern, EmitterPattern, in SubscribePattern and
+// SubscribeSharded mode (the emitter PUBLISHes: classic channels); in
 // SubscribeDynamic mode, EmitterChannel and the room form of each user's
 // or channel's room while it has members here (EmitterRoomChannel). Every
 // message becomes one Message of KindEmitter whose frame is the Socket.IO

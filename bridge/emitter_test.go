@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"bufio"
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/notify-wss/notify-wss/internal/redistest"
@@ -340,4 +342,43 @@ func TestDynamicEmitterRoomChannels(t *testing.T) {
 	eventually(t, "room 0's channels unsubscribed", func() bool {
 		return admin.numsub(userChannel(0)) == 0 && admin.numsub(EmitterRoomChannel(names[0])) == 0
 	})
+}
+
+// TestShardedEmitterByPattern: in sharded mode on a cluster the emitter's
+// channels stay classic: one PSUBSCRIBE of EmitterPattern, on the first
+// master's link only, receives an emit PUBLISHed on any node (classic
+// pub/sub crosses the cluster bus), while the rooms are SSUBSCRIBEd.
+func TestShardedEmitterByPattern(t *testing.T) {
+	c := redistest.StartCluster(t)
+	h := startBridge(t, Config{Mode: ModeCluster, URL: c.URL, Subscribe: SubscribeSharded, Emitter: true})
+	h.waitReady(t)
+	h.b.RoomDemand("user-notifications:42", true)
+	waitLive(t, h.b, "user-notifications:42", GlobalRoom)
+	ctx := context.Background()
+	patterns := 0
+	for _, n := range c.Nodes {
+		cl := redis.NewClient(&redis.Options{Addr: n.Addr, Protocol: 2})
+		p, err := cl.PubSubNumPat(ctx).Result()
+		_ = cl.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		patterns += int(p)
+	}
+	if patterns != 1 {
+		t.Fatalf("%d pattern subscriptions over the cluster, want 1 (%s)", patterns, EmitterPattern)
+	}
+	var fx emitterFixture
+	for _, f := range loadEmitterFixtures(t) {
+		if f.Name == "to user" {
+			fx = f
+		}
+	}
+	for _, n := range c.Nodes {
+		n.Publish(t, fx.Channel, string(fx.bytes(t)))
+		if g := h.next(t); g.kind != KindEmitter || string(g.packet) != fx.Node {
+			t.Fatalf("emit on %s: delivered %v %s", n.Addr, g.kind, g.packet)
+		}
+	}
+	stopPromptly(t, h)
 }

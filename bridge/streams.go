@@ -276,8 +276,8 @@ func checkStreams(cfg Config) error {
 	if cfg.Input != InputStreams {
 		return nil
 	}
-	if cfg.Subscribe == SubscribeDynamic {
-		return errors.New("bridge: subscribe mode dynamic does not apply to the streams input (every bridge reads every partition)")
+	if cfg.Subscribe != "" && cfg.Subscribe != SubscribePattern {
+		return fmt.Errorf("bridge: subscribe mode %s does not apply to the streams input (every bridge reads every partition)", cfg.Subscribe)
 	}
 	if cfg.Streams.Partitions < 1 || cfg.Streams.Partitions > MaxPartitions {
 		return fmt.Errorf("bridge: %d stream partitions: want 1 to %d", cfg.Streams.Partitions, MaxPartitions)

@@ -23,8 +23,8 @@ type Config struct {
 	// RedisMode says how RedisURL reaches Redis (standalone, sentinel or
 	// cluster). Zero value means bridge.ModeStandalone.
 	RedisMode bridge.Mode
-	// RedisSubscribe is how the bridge subscribes (bridge.SubscribePattern
-	// or bridge.SubscribeDynamic). Zero value means pattern.
+	// RedisSubscribe is how the bridge subscribes (bridge.SubscribePattern,
+	// SubscribeDynamic or SubscribeSharded). Zero value means pattern.
 	RedisSubscribe bridge.SubscribeMode
 	// Emitter also delivers what Socket.IO emitters publish
 	// (@socket.io/redis-emitter; see bridge.Config.Emitter). Zero value
@@ -182,7 +182,7 @@ func New(cfg Config) (*Service, error) {
 		}
 	}
 	a := &app{auth: newVerifier(cfg.JWTSecret), log: cfg.Logger, rec: s.rec}
-	if br.SubscriptionStats().Mode == bridge.SubscribeDynamic {
+	if m := br.SubscriptionStats().Mode; m == bridge.SubscribeDynamic || m == bridge.SubscribeSharded {
 		// The bridge follows the rooms, and the app waits for their
 		// subscriptions; pattern mode needs neither.
 		ecfg.RoomDemand = br.RoomDemand

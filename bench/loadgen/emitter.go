@@ -15,6 +15,9 @@ const (
 	// PublishPlain PUBLISHes the notification JSON on the product's
 	// channels (notifications:all, user:notifications:{id}, ...).
 	PublishPlain = "plain"
+	// PublishSharded SPUBLISHes the same (servers with
+	// REDIS_SUBSCRIBE=sharded).
+	PublishSharded = "sharded"
 	// PublishEmitter PUBLISHes what @socket.io/redis-emitter sends for
 	// emitter.to(room).emit("notification", n): a msgpack message on the
 	// emitter's per-room channel socket.io#/#{room}#. The server needs

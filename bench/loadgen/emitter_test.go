@@ -91,8 +91,8 @@ func TestEmitterRoom(t *testing.T) {
 }
 
 func TestNewPublisherRefusesUnknownMode(t *testing.T) {
-	_, err := NewPublisher(context.Background(), "127.0.0.1:1", 0, "xadd")
-	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("want %s or %s", PublishPlain, PublishEmitter)) {
+	_, err := NewPublisher(context.Background(), "127.0.0.1:1", "xadd", 0)
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("want %s, %s or %s", PublishPlain, PublishSharded, PublishEmitter)) {
 		t.Fatalf("err = %v", err)
 	}
 }

@@ -27,7 +27,7 @@ func newEnv(ctx context.Context, res *Result, opt Options, s Split) (*env, error
 	}
 	s.Targets, s.Secret, s.Deflate = opt.Targets, opt.Secret, opt.Deflate
 	s.PerWorker, s.MinWorkers, s.Loops, s.SourceBase = opt.PerWorker, opt.Workers, opt.Loops, opt.SourceBase
-	pub, err := NewPublisher(ctx, opt.Redis, opt.Pad, opt.Publish)
+	pub, err := NewPublisher(ctx, opt.Redis, opt.Publish, opt.Pad)
 	if err != nil {
 		return nil, err
 	}

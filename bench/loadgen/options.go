@@ -14,8 +14,9 @@ type Options struct {
 	Label      string   // server name written into the result ("notify-wss", "node", ...)
 	Targets    []string // server ip:port, one per server process
 	ServerPIDs []int    // processes whose CPU and memory are measured
-	Redis      string   // redis ip:port
-	RedisPID   int      // redis-server pid, for its CPU (0: not measured)
+	Redis      string   // redis ip:port, or several (a cluster's seeds) comma-separated
+	RedisPIDs  []int    // redis-server pids, for their summed CPU (none: not measured)
+	Publish    string   // PublishPlain, PublishSharded (several Redis addresses: through a cluster client) or PublishEmitter
 	Secret     string   // JWT HS256 secret shared with the server
 
 	N           int           // measured clients
@@ -43,7 +44,6 @@ type Options struct {
 	Deflate     bool          // offer permessage-deflate; inflate compressed frames
 	CutShare    float64       // recovery: share of the clients cut every second
 	CutDelay    time.Duration // recovery: how long a cut client waits before coming back
-	Publish     string        // PublishPlain or PublishEmitter
 }
 
 // RegisterFlags binds o to fs with the defaults of a full-size run.
@@ -63,8 +63,18 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 		}
 		return nil
 	})
-	fs.StringVar(&o.Redis, "redis", "127.0.0.1:6379", "redis ip:port the server subscribes to")
-	fs.IntVar(&o.RedisPID, "redis-pid", 0, "pid of redis-server, to measure its CPU (scaleout's unicast phase)")
+	fs.StringVar(&o.Redis, "redis", "127.0.0.1:6379", "redis ip:port the server subscribes to; several comma-separated: a cluster's nodes")
+	fs.Func("redis-pid", "pids of redis-server, comma-separated, to measure their CPU summed (scaleout's unicast phase)", func(s string) error {
+		o.RedisPIDs = nil
+		for _, p := range splitList(s) {
+			v, err := strconv.Atoi(p)
+			if err != nil {
+				return fmt.Errorf("bad pid %q", p)
+			}
+			o.RedisPIDs = append(o.RedisPIDs, v)
+		}
+		return nil
+	})
 	fs.StringVar(&o.Secret, "secret", "bench-secret", "JWT HS256 secret (JWT_SECRET of the server)")
 	fs.IntVar(&o.N, "n", 1000, "measured clients")
 	fs.IntVar(&o.Concurrency, "c", 200, "handshakes in flight over all workers")
@@ -90,7 +100,7 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.Uint64Var(&o.Seed, "seed", 1, "unicast: seed of the target choice")
 	fs.Float64Var(&o.CutShare, "cut-share", 0.05, "recovery: share of the clients cut (TCP reset) every second")
 	fs.DurationVar(&o.CutDelay, "cut-delay", 500*time.Millisecond, "recovery: how long a cut client waits before coming back (socket.io-client: 0.5–1.5 s)")
-	fs.StringVar(&o.Publish, "publish", PublishPlain, "plain: PUBLISH the JSON on the product channels; emitter: PUBLISH what @socket.io/redis-emitter sends for to(room).emit(\"notification\", ...) on socket.io#/#room# (server needs EMITTER=on)")
+	fs.StringVar(&o.Publish, "publish", PublishPlain, "plain: PUBLISH the JSON on the product channels; sharded: SPUBLISH it (servers with REDIS_SUBSCRIBE=sharded), through a cluster client when -redis names several nodes; emitter: PUBLISH what @socket.io/redis-emitter sends for to(room).emit(\"notification\", ...) on socket.io#/#room# (server needs EMITTER=on)")
 	fs.BoolVar(&o.Deflate, "deflate", false, "offer permessage-deflate (as browsers do) and inflate the compressed frames received")
 }
 

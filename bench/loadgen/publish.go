@@ -24,32 +24,41 @@ const pipelineChunk = 32
 // Publisher stamps and publishes benchmark messages. Not safe for
 // concurrent use.
 type Publisher struct {
-	rdb  *redis.Client
-	pad  int
-	buf  []byte
-	emit *emitEncoder // non-nil in PublishEmitter mode
+	rdb     redis.UniversalClient
+	sharded bool // SPUBLISH instead of PUBLISH
+	pad     int
+	buf     []byte
+	emit    *emitEncoder // non-nil in PublishEmitter mode
 }
 
-// NewPublisher connects to Redis at addr ("ip:port"). pad is the filler
-// length of every message; mode is PublishPlain or PublishEmitter.
-func NewPublisher(ctx context.Context, addr string, pad int, mode string) (*Publisher, error) {
-	p := &Publisher{pad: pad}
+// NewPublisher connects to Redis at addrs ("ip:port", or several
+// comma-separated: a cluster's nodes, reached through a cluster client).
+// mode is PublishPlain, PublishSharded (SPUBLISH, for servers with
+// REDIS_SUBSCRIBE=sharded: a cluster client sends each to the master of
+// its channel's slot, pipelines split per master) or PublishEmitter. pad
+// is the filler length of every message.
+func NewPublisher(ctx context.Context, addrs, mode string, pad int) (*Publisher, error) {
+	p := &Publisher{pad: pad, sharded: mode == PublishSharded}
 	switch mode {
-	case PublishPlain, "":
+	case "", PublishPlain, PublishSharded:
 	case PublishEmitter:
 		p.emit = newEmitEncoder(pad)
 	default:
-		return nil, fmt.Errorf("loadgen: -publish %q: want %s or %s", mode, PublishPlain, PublishEmitter)
+		return nil, fmt.Errorf("loadgen: -publish %q: want %s, %s or %s", mode, PublishPlain, PublishSharded, PublishEmitter)
 	}
-	p.rdb = redis.NewClient(&redis.Options{Addr: addr, PoolSize: 2, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second})
+	if list := splitList(addrs); len(list) > 1 {
+		p.rdb = redis.NewClusterClient(&redis.ClusterOptions{Addrs: list, PoolSize: 2, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second})
+	} else {
+		p.rdb = redis.NewClient(&redis.Options{Addr: addrs, PoolSize: 2, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second})
+	}
 	if err := p.rdb.Ping(ctx).Err(); err != nil {
 		p.rdb.Close()
-		return nil, fmt.Errorf("loadgen: redis %s: %w", addr, err)
+		return nil, fmt.Errorf("loadgen: redis %s: %w", addrs, err)
 	}
 	return p, nil
 }
 
-// message is what to PUBLISH for d on the product channel: the JSON there,
+// message is what to publish for d on the product channel: the JSON there,
 // or the emitter's message on its room channel.
 func (p *Publisher) message(channel string, d wire.Delivery) (string, []byte, error) {
 	if p.emit != nil {
@@ -57,6 +66,15 @@ func (p *Publisher) message(channel string, d wire.Delivery) (string, []byte, er
 	}
 	p.buf = wire.AppendDelivery(p.buf[:0], d, p.pad)
 	return channel, p.buf, nil
+}
+
+// publish sends one message on c (the client or a pipeline), PUBLISH or
+// SPUBLISH.
+func (p *Publisher) publish(ctx context.Context, c redis.Cmdable, channel string, msg any) *redis.IntCmd {
+	if p.sharded {
+		return c.SPublish(ctx, channel, msg)
+	}
+	return c.Publish(ctx, channel, msg)
 }
 
 // Close closes the Redis connection.
@@ -71,9 +89,14 @@ func (p *Publisher) SetPad(pad int) {
 }
 
 // Subscribers returns how many subscriptions each channel has (pattern
-// subscriptions are not counted by Redis here).
+// subscriptions are not counted by Redis here; sharded ones are, with
+// -publish sharded).
 func (p *Publisher) Subscribers(ctx context.Context, channel string) (int64, error) {
-	m, err := p.rdb.PubSubNumSub(ctx, channel).Result()
+	numsub := p.rdb.PubSubNumSub
+	if p.sharded {
+		numsub = p.rdb.PubSubShardNumSub
+	}
+	m, err := numsub(ctx, channel).Result()
 	if err != nil {
 		return 0, fmt.Errorf("loadgen: PUBSUB NUMSUB: %w", err)
 	}
@@ -87,7 +110,7 @@ func (p *Publisher) Warm(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	n, err := p.rdb.Publish(ctx, ch, msg).Result()
+	n, err := p.publish(ctx, p.rdb, ch, msg).Result()
 	if err != nil {
 		return 0, fmt.Errorf("loadgen: publish warm-up: %w", err)
 	}
@@ -133,7 +156,7 @@ func (p *Publisher) Send(ctx context.Context, phase int64, count int, rate float
 			if err != nil {
 				return sentAt[:id], minRecv, err
 			}
-			cmds[k] = pipe.Publish(ctx, ch, string(msg))
+			cmds[k] = p.publish(ctx, pipe, ch, string(msg))
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
 			return sentAt[:id], minRecv, fmt.Errorf("loadgen: publish: %w", err)

@@ -40,11 +40,11 @@ func runScaleout(ctx context.Context, opt Options, res *Result) error {
 		return nil
 	}
 	before := scrapeEach(ctx, opt.Targets)
-	redis0, redisErr := redisCPU(opt.RedisPID)
+	redis0, redisErr := redisCPU(opt.RedisPIDs)
 	start := time.Now()
 	to, err := unicastPhase(ctx, e, opt, count)
 	elapsed := time.Since(start)
-	redis1, redisErr1 := redisCPU(opt.RedisPID)
+	redis1, redisErr1 := redisCPU(opt.RedisPIDs)
 	after := scrapeEach(ctx, opt.Targets)
 	if err != nil {
 		return err
@@ -104,10 +104,19 @@ func setInstanceRatios(res *Result, own []int64, before, after []map[string]floa
 	}
 }
 
-// redisCPU reads redis-server's CPU; pid 0 means not measured.
-func redisCPU(pid int) (procstat.CPU, error) {
-	if pid <= 0 {
+// redisCPU reads the CPU of the redis-servers pids, summed (a cluster's
+// masters); none means not measured.
+func redisCPU(pids []int) (procstat.CPU, error) {
+	if len(pids) == 0 {
 		return procstat.CPU{}, fmt.Errorf("loadgen: no -redis-pid")
 	}
-	return procstat.ReadCPU(pid)
+	var sum procstat.CPU
+	for _, pid := range pids {
+		c, err := procstat.ReadCPU(pid)
+		if err != nil {
+			return procstat.CPU{}, err
+		}
+		sum = sum.Add(c)
+	}
+	return sum, nil
 }

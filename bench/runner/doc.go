@@ -1,5 +1,6 @@
 // Package runner runs the benchmark suite end to end: it builds the
-// binaries, starts redis-server on a free loopback port, starts each server
+// binaries, starts redis-server on a free loopback port (and a three-master
+// Redis Cluster when a server kind needs one: notify-wss-sharded), starts each server
 // under test in turn (notify-wss, the Node.js socket.io peer, the gnet
 // floor; fresh processes for every scenario, servers interleaved within each
 // run), drives them with the load generator, always stops everything it

@@ -156,6 +156,12 @@ func (s *suite) writeReport(m machine, plan []scenarioPlan) error {
 		w("- **notify-wss-deflate**: the same binary with `COMPRESSION=on` and `COMPRESSION_MIN_BYTES=0` (every\n")
 		w("  notification compressed, once per broadcast); its clients offer permessage-deflate, as browsers do.\n")
 	}
+	if slices.Contains(servers, NotifyWSSSharded) {
+		w("- **notify-wss-sharded**: the same binary with `REDIS_SUBSCRIBE=sharded` and `REDIS_MODE=cluster` on a\n")
+		w("  three-master Redis Cluster started by the runner: each instance SSUBSCRIBEs to a room's channel on the\n")
+		w("  master of its slot while the room has members there; the load generator SPUBLISHes through a cluster\n")
+		w("  client. Redis CPU is the three masters' summed.\n")
+	}
 	if slices.Contains(servers, NotifyWSSNoRecovery) {
 		w("- **notify-wss-norecovery**: the same binary with `RECOVERY_WINDOW=0`: no recovery offsets in the\n")
 		w("  frames, no history kept.\n")
@@ -223,7 +229,7 @@ type comparison struct{ a, b string }
 // peer, and dynamic subscription against pattern.
 func comparisons(servers []string) []comparison {
 	var out []comparison
-	for _, c := range []comparison{{NotifyWSS, Node}, {NotifyWSS, Floor}, {NotifyWSSDynamic, NotifyWSS}, {NotifyWSS, NotifyWSSNoRecovery}, {NotifyWSSDeflate, NotifyWSS}} {
+	for _, c := range []comparison{{NotifyWSS, Node}, {NotifyWSS, Floor}, {NotifyWSSDynamic, NotifyWSS}, {NotifyWSSSharded, NotifyWSSDynamic}, {NotifyWSS, NotifyWSSNoRecovery}, {NotifyWSSDeflate, NotifyWSS}} {
 		if slices.Contains(servers, c.a) && slices.Contains(servers, c.b) {
 			out = append(out, c)
 		}

@@ -48,8 +48,9 @@ type suite struct {
 	cfg      Config
 	ps       *procs
 	redis    string
-	redisPID int       // redis-server's pid, for its CPU
-	log      io.Writer // server and redis output
+	redisPID int           // redis-server's pid, for its CPU
+	cluster  *redisCluster // for the cluster kinds; nil when none runs
+	log      io.Writer     // server and redis output
 	records  []record
 	notes    []string
 	started  time.Time
@@ -118,6 +119,14 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer s.ps.stop(rp)
 	s.redis, s.redisPID = raddr, rp.pid()
+	if slices.ContainsFunc(s.cfg.Servers, func(sv string) bool { return serverKinds[sv].cluster }) {
+		c, err := startCluster(ctx, s.ps, s.dir, s.log)
+		defer c.stop(s.ps)
+		if err != nil {
+			return err
+		}
+		s.cluster = c
+	}
 
 	for run := 1; run <= cfg.Runs && ctx.Err() == nil; run++ {
 		for _, sc := range plan {
@@ -228,7 +237,13 @@ func (s *suite) runOne(ctx context.Context, run int, sc scenarioPlan, server str
 		fmt.Fprintf(s.cfg.Progress, "%5.1fs  %s\n", time.Since(t0).Seconds(), status)
 	}()
 
-	insts, err := startServers(ctx, s.ps, s.cfg.Root, serverKinds[server], sc.instances, s.redis, s.cfg.Secret, s.log)
+	kind := serverKinds[server]
+	redisURL, redisArgs := "redis://"+s.redis, []string{"-redis", s.redis, "-redis-pid", strconv.Itoa(s.redisPID)}
+	if kind.cluster {
+		redisURL = s.cluster.url()
+		redisArgs = []string{"-redis", strings.Join(s.cluster.addrs, ","), "-redis-pid", s.cluster.pids(), "-publish", "sharded"}
+	}
+	insts, err := startServers(ctx, s.ps, s.cfg.Root, kind, sc.instances, redisURL, s.cfg.Secret, s.log)
 	defer func() {
 		for _, in := range insts {
 			s.ps.stop(in.p)
@@ -247,9 +262,9 @@ func (s *suite) runOne(ctx context.Context, run int, sc scenarioPlan, server str
 		pids = append(pids, strconv.Itoa(in.p.pid()))
 	}
 	argv := append([]string{filepath.Join(s.cfg.Root, "bin", "loadgen"), sc.name,
-		"-label", server, "-redis", s.redis, "-redis-pid", strconv.Itoa(s.redisPID), "-secret", s.cfg.Secret,
-		"-target", strings.Join(targets, ","), "-server-pid", strings.Join(pids, ",")}, sc.args...)
-	argv = append(argv, serverKinds[server].loadgen...)
+		"-label", server, "-secret", s.cfg.Secret,
+		"-target", strings.Join(targets, ","), "-server-pid", strings.Join(pids, ",")}, append(redisArgs, sc.args...)...)
+	argv = append(argv, kind.loadgen...)
 	rec.Command = shellJoin(argv)
 
 	lctx, cancel := context.WithTimeout(ctx, sc.timeout)

@@ -17,6 +17,11 @@ const (
 	// NotifyWSSDynamic is the same binary with REDIS_SUBSCRIBE=dynamic: one
 	// SUBSCRIBE per room with members here instead of PSUBSCRIBE to all.
 	NotifyWSSDynamic = "notify-wss-dynamic"
+	// NotifyWSSSharded is the same binary with REDIS_SUBSCRIBE=sharded on
+	// a three-master Redis Cluster the runner starts: SSUBSCRIBE per room
+	// with members here, on the master of its slot; the load generator
+	// SPUBLISHes through a cluster client.
+	NotifyWSSSharded = "notify-wss-sharded"
 	// NotifyWSSNoRecovery is the same binary with RECOVERY_WINDOW=0: no
 	// offsets in the frames, no history. Beside notify-wss it prices
 	// connection state recovery.
@@ -45,6 +50,10 @@ type serverKind struct {
 	binary string
 	// loadgen are load generator flags this kind's runs add.
 	loadgen []string
+	// cluster: the kind runs on the runner's Redis Cluster (REDIS_MODE=
+	// cluster) instead of its single redis-server, and the load generator
+	// SPUBLISHes.
+	cluster bool
 }
 
 func notifyWSSArgv(root string) []string { return []string{filepath.Join(root, "bin", "notify-wss")} }
@@ -52,6 +61,7 @@ func notifyWSSArgv(root string) []string { return []string{filepath.Join(root, "
 var serverKinds = map[string]serverKind{
 	NotifyWSS:           {name: NotifyWSS, argv: notifyWSSArgv, binary: NotifyWSS},
 	NotifyWSSDynamic:    {name: NotifyWSSDynamic, argv: notifyWSSArgv, env: []string{"REDIS_SUBSCRIBE=dynamic"}, binary: NotifyWSS},
+	NotifyWSSSharded:    {name: NotifyWSSSharded, argv: notifyWSSArgv, env: []string{"REDIS_SUBSCRIBE=sharded", "REDIS_MODE=cluster"}, binary: NotifyWSS, cluster: true},
 	NotifyWSSNoRecovery: {name: NotifyWSSNoRecovery, argv: notifyWSSArgv, env: []string{"RECOVERY_WINDOW=0"}, binary: NotifyWSS},
 	NotifyWSSDeflate: {name: NotifyWSSDeflate, argv: notifyWSSArgv, env: []string{"COMPRESSION=on", "COMPRESSION_MIN_BYTES=0"},
 		binary: NotifyWSS, loadgen: []string{"-deflate"}},
@@ -81,9 +91,9 @@ type instance struct {
 
 // serverEnv is the environment every implementation gets (the product
 // contract), plus PATH.
-func serverEnv(redisAddr, secret string, port int) []string {
+func serverEnv(redisURL, secret string, port int) []string {
 	return []string{
-		"REDIS_URL=redis://" + redisAddr,
+		"REDIS_URL=" + redisURL,
 		"JWT_SECRET=" + secret,
 		"PORT=" + strconv.Itoa(port),
 		"HOST=127.0.0.1",
@@ -94,7 +104,7 @@ func serverEnv(redisAddr, secret string, port int) []string {
 
 // startServers starts count instances of kind on fresh ports and waits
 // until each answers GET /health.
-func startServers(ctx context.Context, ps *procs, root string, k serverKind, count int, redisAddr, secret string, log io.Writer) ([]instance, error) {
+func startServers(ctx context.Context, ps *procs, root string, k serverKind, count int, redisURL, secret string, log io.Writer) ([]instance, error) {
 	var out []instance
 	for i := range count {
 		port, err := freePort()
@@ -102,7 +112,7 @@ func startServers(ctx context.Context, ps *procs, root string, k serverKind, cou
 			return out, err
 		}
 		argv := k.argv(root)
-		env := append(serverEnv(redisAddr, secret, port), k.env...)
+		env := append(serverEnv(redisURL, secret, port), k.env...)
 		cmd := exec.Command(argv[0], argv[1:]...)
 		cmd.Env = append(env, "PATH="+pathEnv())
 		cmd.Dir = root

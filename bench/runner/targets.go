@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -45,6 +46,8 @@ var targets = []target{
 	{"scale-out: ≥ 100,000 connections on one machine", "scaleout", "connect.ready", "", 100000, true, NotifyWSS},
 	{what: "scale-out, dynamic: received from Redis ÷ own members' messages ≤ 1.1 on every instance",
 		scenario: "scaleout", key: "unicast.recv_ratio_max", factor: 1.1, server: NotifyWSSDynamic},
+	{what: "scale-out, sharded: received from Redis ÷ own members' messages ≤ 1.1 on every instance",
+		scenario: "scaleout", key: "unicast.recv_ratio_max", factor: 1.1, server: NotifyWSSSharded},
 	{what: "recovery: deliveries/s with recovery offsets ≥ 0.9× without (RECOVERY_WINDOW=0)",
 		scenario: "fanout", key: "burst.deliveries_per_s", against: NotifyWSSNoRecovery, factor: 0.9, atLeast: true, server: NotifyWSS},
 	{what: "compression: deliveries/s with every notification compressed ≥ 0.9× uncompressed",
@@ -111,7 +114,7 @@ func (s *suite) worstLoss() (worst float64, known bool) {
 			continue
 		case r.Server == NotifyWSSNoRecovery && r.Scenario == "recovery":
 			continue
-		case r.Server != NotifyWSS && r.Server != NotifyWSSDynamic && r.Server != NotifyWSSNoRecovery && r.Server != NotifyWSSDeflate:
+		case !slices.Contains([]string{NotifyWSS, NotifyWSSDynamic, NotifyWSSSharded, NotifyWSSNoRecovery, NotifyWSSDeflate}, r.Server):
 			continue
 		}
 		for k, v := range r.Result.Metrics {

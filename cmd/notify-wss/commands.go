@@ -57,8 +57,9 @@ func tokenCommand(args []string, stdout, stderr io.Writer) error {
 }
 
 // publishCommand publishes one notification, shaped as the notify-worker
-// sends them, to the configured Redis: PUBLISH, or XADD to its partition
-// with REDIS_INPUT=streams.
+// sends them, to the configured Redis: PUBLISH, SPUBLISH with
+// REDIS_SUBSCRIBE=sharded, or XADD to its partition with
+// REDIS_INPUT=streams.
 func publishCommand(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("notify-wss publish", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -70,6 +71,7 @@ func publishCommand(args []string, stdout, stderr io.Writer) error {
 	message := fs.String("message", "", "human-readable message")
 	url := fs.String("redis-url", settingValue("REDIS_URL"), "Redis URL (env REDIS_URL)")
 	modeName := fs.String("redis-mode", settingValue("REDIS_MODE"), "standalone, sentinel or cluster (env REDIS_MODE)")
+	subscribeName := fs.String("redis-subscribe", settingValue("REDIS_SUBSCRIBE"), "pattern or dynamic (PUBLISH), sharded (SPUBLISH); ignored with streams (env REDIS_SUBSCRIBE)")
 	inputName := fs.String("redis-input", settingValue("REDIS_INPUT"), "pubsub (PUBLISH) or streams (XADD to the channel's partition) (env REDIS_INPUT)")
 	partitions := fs.Int("stream-partitions", atoiOr(settingValue("STREAM_PARTITIONS"), bridge.DefaultPartitions), "number of streams, with streams (env STREAM_PARTITIONS)")
 	maxLen := fs.Int64("stream-maxlen", int64(atoiOr(settingValue("STREAM_MAXLEN"), bridge.DefaultStreamMaxLen)), "cap each stream at about this many entries, with streams; 0: no cap (env STREAM_MAXLEN)")
@@ -77,6 +79,10 @@ func publishCommand(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	input, err := bridge.ParseInput(*inputName)
+	if err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	subscribe, err := bridge.ParseSubscribeMode(*subscribeName)
 	if err != nil {
 		return fmt.Errorf("publish: %w", err)
 	}
@@ -129,15 +135,20 @@ func publishCommand(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "added %s to %s as %s: %s\n", redisChannel, bridge.StreamKey(redisChannel, *partitions), id, payload)
 		return nil
 	}
-	n, err := rdb.Publish(ctx, redisChannel, payload).Result()
+	verb, publish := "published", rdb.Publish
+	if subscribe == bridge.SubscribeSharded {
+		// A shard channel: on the master serving its slot in a cluster.
+		verb, publish = "spublished", rdb.SPublish
+	}
+	n, err := publish(ctx, redisChannel, payload).Result()
 	if err != nil {
-		return fmt.Errorf("publish to %s: %w", redisChannel, err)
+		return fmt.Errorf("%s to %s: %w", verb, redisChannel, err)
 	}
 	where := ""
 	if mode == bridge.ModeCluster {
 		where = " on the node that took it"
 	}
-	fmt.Fprintf(stdout, "published to %s (%d subscriber(s)%s): %s\n", redisChannel, n, where, payload)
+	fmt.Fprintf(stdout, "%s to %s (%d subscriber(s)%s): %s\n", verb, redisChannel, n, where, payload)
 	return nil
 }
 

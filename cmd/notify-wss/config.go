@@ -45,7 +45,7 @@ type config struct {
 	QueueMessages        int
 	QueueBytes           int
 	QueueAge             time.Duration
-	RedisSubscribe       string // "pattern" or "dynamic"
+	RedisSubscribe       string // "pattern", "dynamic" or "sharded"
 	RecoveryWindow       time.Duration
 	RecoveryMaxBytes     int
 	RecoveryRoomMaxBytes int
@@ -142,7 +142,7 @@ var settings = []setting{
 	{"NODE_ENV", "env", "development", "production requires REDIS_URL and JWT_SECRET; otherwise dev mode", str(func(c *config) *string { return &c.Env })},
 	{"REDIS_URL", "redis-url", "", "Redis to subscribe to, in go-redis URL syntax for REDIS_MODE (standalone: redis://[:password@]host:port[/db]); empty in dev mode starts an embedded broker", str(func(c *config) *string { return &c.RedisURL })},
 	{"REDIS_MODE", "redis-mode", "standalone", "standalone; sentinel (REDIS_URL redis://[:pw@]sentinel:26379?master_name=NAME&addr=sentinel2:26379); cluster (redis://[:pw@]node:7000?addr=node2:7000)", redisMode(func(c *config) *bridge.Mode { return &c.RedisMode })},
-	{"REDIS_SUBSCRIBE", "redis-subscribe", "pattern", "pattern: PSUBSCRIBE every user and channel (each server gets every notification); dynamic: SUBSCRIBE each room's channel while it has members here, UNSUBSCRIBE 5s after the last one left", str(func(c *config) *string { return &c.RedisSubscribe })},
+	{"REDIS_SUBSCRIBE", "redis-subscribe", "pattern", "pattern: PSUBSCRIBE every user and channel (each server gets every notification); dynamic: SUBSCRIBE each room's channel while it has members here, UNSUBSCRIBE 5s after the last one left; sharded: the same with Redis 7 SSUBSCRIBE (publishers SPUBLISH), one connection per cluster master", str(func(c *config) *string { return &c.RedisSubscribe })},
 	{"EMITTER", "emitter", "off", "on: also deliver what Socket.IO emitters (@socket.io/redis-emitter) publish on socket.io#/#..., to the rooms they name, except those excepted (binary data and other namespaces are refused and logged)", onOff(func(c *config) *bool { return &c.Emitter })},
 	{"REDIS_INPUT", "redis-input", "pubsub", "pubsub: read PUBLISHed notifications (lost while Redis is unreachable); streams: XREAD the streams notifications:{0}..{N-1} that publishers XADD to, resuming from the last entry read after any Redis error (see README, Durable input)", str(func(c *config) *string { return &c.RedisInput })},
 	{"STREAM_PARTITIONS", "stream-partitions", "8", "REDIS_INPUT=streams: number of streams (partition = CRC-32 of the channel name mod N); every publisher and server must agree", integer(func(c *config) *int { return &c.StreamPartitions })},
@@ -237,14 +237,14 @@ func (c *config) validate() error {
 	}
 	sub, err := bridge.ParseSubscribeMode(c.RedisSubscribe)
 	if err != nil {
-		return fmt.Errorf("config REDIS_SUBSCRIBE: %q is not pattern or dynamic", c.RedisSubscribe)
+		return fmt.Errorf("config REDIS_SUBSCRIBE: %q is not pattern, dynamic or sharded", c.RedisSubscribe)
 	}
 	in, err := c.input()
 	if err != nil {
 		return fmt.Errorf("config REDIS_INPUT: %q is not pubsub or streams", c.RedisInput)
 	}
 	if in == bridge.InputStreams && sub != bridge.SubscribePattern {
-		return errors.New("config REDIS_SUBSCRIBE=dynamic does not apply to REDIS_INPUT=streams: every server reads every partition; unset it")
+		return fmt.Errorf("config REDIS_SUBSCRIBE=%s does not apply to REDIS_INPUT=streams: every server reads every partition; unset it", sub)
 	}
 	if c.StreamPartitions < 1 || c.StreamPartitions > bridge.MaxPartitions {
 		return fmt.Errorf("config STREAM_PARTITIONS: %d is not between 1 and %d", c.StreamPartitions, bridge.MaxPartitions)

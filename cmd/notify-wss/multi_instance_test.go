@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
@@ -12,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/notify-wss/notify-wss/bridge"
 	"github.com/notify-wss/notify-wss/internal/promtest"
 	"github.com/notify-wss/notify-wss/internal/redistest"
 	"github.com/notify-wss/notify-wss/internal/sioclient"
@@ -124,7 +128,10 @@ func miRooms(i int) []string {
 // rooms, each once, in publish order per room, whatever the subscribe mode;
 // in dynamic mode an instance receives from Redis only the notifications of
 // rooms it has members in (and every global one), in pattern mode every
-// notification.
+// notification. In sharded mode the notifications are SPUBLISHed (in a
+// cluster by a cluster client, to the master of the channel's slot, whose
+// reply then counts every subscriber) and the instances behave as in
+// dynamic mode.
 func TestMultiInstance(t *testing.T) {
 	modes := []struct {
 		name      string
@@ -135,6 +142,8 @@ func TestMultiInstance(t *testing.T) {
 		{"standalone/dynamic", false, "dynamic"},
 		{"cluster/pattern", true, "pattern"},
 		{"cluster/dynamic", true, "dynamic"},
+		{"standalone/sharded", false, "sharded"},
+		{"cluster/sharded", true, "sharded"},
 	}
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) { testMultiInstance(t, m.cluster, m.subscribe) })
@@ -149,7 +158,8 @@ func testMultiInstance(t *testing.T, cluster bool, subscribe string) {
 	var publish func(channel, payload string) int64
 	env := []string{"REDIS_SUBSCRIBE=" + subscribe}
 	var url string
-	if cluster {
+	switch {
+	case cluster:
 		c := redistest.StartCluster(t)
 		url = c.URL
 		env = append(env, "REDIS_MODE=cluster")
@@ -157,16 +167,42 @@ func testMultiInstance(t *testing.T, cluster bool, subscribe string) {
 		// node will do; rooms are spread over the nodes, but each room
 		// always goes through the same one: messages of one room taking
 		// different nodes' bus links could overtake each other.
+		if subscribe == "sharded" {
+			pub, err := bridge.NewClient(bridge.ModeCluster, c.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = pub.Close() })
+			publish = func(channel, payload string) int64 {
+				n, err := pub.SPublish(context.Background(), channel, payload).Result()
+				if err != nil {
+					t.Fatalf("SPUBLISH %s: %v", channel, err)
+				}
+				return n
+			}
+			break
+		}
 		publish = func(channel, payload string) int64 {
 			h := fnv.New32a()
 			h.Write([]byte(channel))
 			c.Nodes[h.Sum32()%uint32(len(c.Nodes))].Publish(t, channel, payload)
 			return -1
 		}
-	} else {
+	default:
 		rd := redistest.Start(t)
 		url = rd.URL
 		publish = func(channel, payload string) int64 { return rd.Publish(t, channel, payload) }
+		if subscribe == "sharded" {
+			pub := redis.NewClient(&redis.Options{Addr: rd.Addr, Protocol: 2})
+			t.Cleanup(func() { _ = pub.Close() })
+			publish = func(channel, payload string) int64 {
+				n, err := pub.SPublish(context.Background(), channel, payload).Result()
+				if err != nil {
+					t.Fatalf("SPUBLISH %s: %v", channel, err)
+				}
+				return n
+			}
+		}
 	}
 	srvs := make([]*server, miInstances)
 	for i := range srvs {

@@ -102,3 +102,28 @@ func TestClusterEndToEnd(t *testing.T) {
 		t.Fatalf("got %v", got)
 	}
 }
+
+// TestShardedClusterEndToEnd: the binary with REDIS_SUBSCRIBE=sharded on a
+// cluster delivers what `notify-wss publish` SPUBLISHes in the same mode
+// (to the master of the channel's slot, whose reply counts the
+// subscription), for a user's room and the global one.
+func TestShardedClusterEndToEnd(t *testing.T) {
+	c := redistest.StartCluster(t)
+	srv := startServer(t, c.URL, "REDIS_MODE=cluster", "REDIS_SUBSCRIBE=sharded")
+	d := sioclient.Start(t)
+	connect(t, d, "c", srv.URL, wsOnly(userToken(t, "u1")))
+	d.WaitAck("c", d.EmitAck("c", "join-global-notifications"), wait)
+	t.Setenv("REDIS_SUBSCRIBE", "sharded")
+	for _, args := range [][]string{{"--user", "u1", "--message", "mine"}, {"--global", "--message", "all"}} {
+		out, err := publishWith(t, c.URL, "cluster", args...)
+		if err != nil || !strings.Contains(out, "spublished to ") || !strings.Contains(out, "(1 subscriber(s)") {
+			t.Fatalf("publish %v: %v\n%s", args, err, out)
+		}
+	}
+	for _, want := range []string{"mine", "all"} {
+		e := d.Wait("c", "event", "notification", wait)
+		if got := decode(t, e.Args[0]).(map[string]any)["message"]; got != want {
+			t.Fatalf("got %v, want %s", got, want)
+		}
+	}
+}

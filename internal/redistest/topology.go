@@ -2,6 +2,7 @@ package redistest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os/exec"
@@ -208,4 +209,119 @@ func poll(t testing.TB, what string, check func(ctx context.Context) error) {
 		}
 		time.Sleep(pollInterval)
 	}
+}
+
+// migrateBatch is how many keys one MIGRATE of MigrateSlot moves.
+const migrateBatch = 100
+
+// MigrateSlot moves slot from the master serving it to the master to, as
+// redis-cli --cluster reshard does: CLUSTER SETSLOT IMPORTING on to,
+// MIGRATING on the owner, MIGRATE of the slot's keys, then SETSLOT NODE on
+// every master (the owner last but one: it then drops the slot's sharded
+// subscriptions with an unsolicited sunsubscribe). It returns once every
+// node's CLUSTER SHARDS names to for slot. It fails the test if to already
+// serves slot.
+func (c *Cluster) MigrateSlot(t testing.TB, slot int, to *Server) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), topologyTimeout)
+	defer cancel()
+	clients := map[string]*redis.Client{}
+	for _, n := range c.Nodes {
+		cl := redis.NewClient(&redis.Options{Addr: n.Addr, Protocol: 2})
+		defer cl.Close()
+		clients[n.Addr] = cl
+	}
+	from := c.slotOwner(ctx, t, clients[to.Addr], slot)
+	if from == to.Addr {
+		t.Fatalf("redistest: slot %d is already on %s", slot, to.Addr)
+	}
+	src, dst := clients[from], clients[to.Addr]
+	if src == nil {
+		t.Fatalf("redistest: slot %d is on %s, not one of the cluster's nodes", slot, from)
+	}
+	srcID, err1 := src.Do(ctx, "CLUSTER", "MYID").Text()
+	dstID, err2 := dst.Do(ctx, "CLUSTER", "MYID").Text()
+	if err := errors.Join(err1, err2); err != nil {
+		t.Fatalf("redistest: CLUSTER MYID: %v", err)
+	}
+	setslot := func(c *redis.Client, args ...any) {
+		t.Helper()
+		if err := c.Do(ctx, append([]any{"CLUSTER", "SETSLOT", slot}, args...)...).Err(); err != nil {
+			t.Fatalf("redistest: CLUSTER SETSLOT %d %v: %v", slot, args, err)
+		}
+	}
+	setslot(dst, "IMPORTING", srcID)
+	setslot(src, "MIGRATING", dstID)
+	host, port, _ := net.SplitHostPort(to.Addr)
+	for {
+		keys, err := src.ClusterGetKeysInSlot(ctx, slot, migrateBatch).Result()
+		if err != nil {
+			t.Fatalf("redistest: CLUSTER GETKEYSINSLOT %d: %v", slot, err)
+		}
+		if len(keys) == 0 {
+			break
+		}
+		args := []any{"MIGRATE", host, port, "", 0, topologyTimeout.Milliseconds(), "KEYS"}
+		for _, k := range keys {
+			args = append(args, k)
+		}
+		if err := src.Do(ctx, args...).Err(); err != nil {
+			t.Fatalf("redistest: MIGRATE of slot %d: %v", slot, err)
+		}
+	}
+	// The new owner first, so no node sends a client back to the old one.
+	setslot(dst, "NODE", dstID)
+	for addr, cl := range clients {
+		if addr != to.Addr && addr != from {
+			setslot(cl, "NODE", dstID)
+		}
+	}
+	setslot(src, "NODE", dstID)
+	for _, cl := range clients {
+		poll(t, fmt.Sprintf("slot %d on %s", slot, to.Addr), func(ctx context.Context) error {
+			if owner := c.slotOwner(ctx, t, cl, slot); owner != to.Addr {
+				return fmt.Errorf("%s says slot %d is on %s", cl.Options().Addr, slot, owner)
+			}
+			return nil
+		})
+	}
+}
+
+// slotOwner returns the address of the master serving slot according to
+// the node cl talks to ("" if none).
+func (c *Cluster) slotOwner(ctx context.Context, t testing.TB, cl *redis.Client, slot int) string {
+	t.Helper()
+	shards, err := cl.ClusterShards(ctx).Result()
+	if err != nil {
+		t.Fatalf("redistest: CLUSTER SHARDS: %v", err)
+	}
+	for _, sh := range shards {
+		for _, r := range sh.Slots {
+			if int(r.Start) <= slot && slot <= int(r.End) {
+				for _, n := range sh.Nodes {
+					if n.Role == "master" {
+						return net.JoinHostPort(n.IP, strconv.FormatInt(n.Port, 10))
+					}
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// Owner returns the node serving slot now, according to the first node.
+func (c *Cluster) Owner(t testing.TB, slot int) *Server {
+	t.Helper()
+	cl := redis.NewClient(&redis.Options{Addr: c.Nodes[0].Addr, Protocol: 2})
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
+	defer cancel()
+	addr := c.slotOwner(ctx, t, cl, slot)
+	for _, n := range c.Nodes {
+		if n.Addr == addr {
+			return n
+		}
+	}
+	t.Fatalf("redistest: slot %d is on %q, not one of the cluster's nodes", slot, addr)
+	return nil
 }
