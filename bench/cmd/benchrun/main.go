@@ -31,8 +31,8 @@ func main() {
 	var render string
 	flag.BoolVar(&cfg.Quick, "quick", false, "small sizes and 1 run (bench-quick)")
 	flag.IntVar(&cfg.Runs, "runs", 0, "runs of the whole suite (default 3, or 1 with -quick)")
-	flag.StringVar(&servers, "servers", "notify-wss,node,floor", "servers to compare, in interleaving order: notify-wss, notify-wss-dynamic (REDIS_SUBSCRIBE=dynamic), notify-wss-sharded (REDIS_SUBSCRIBE=sharded on a 3-master cluster), node, floor")
-	flag.StringVar(&scenarios, "scenarios", "", "comma-separated subset: connect,idle,fanout,unicast,churn,slow,flood,scaleout")
+	flag.StringVar(&servers, "servers", "notify-wss,node,floor", "servers to compare, in interleaving order: notify-wss, notify-wss-dynamic (REDIS_SUBSCRIBE=dynamic), notify-wss-sharded (REDIS_SUBSCRIBE=sharded on a 3-master cluster), notify-wss-norecovery (RECOVERY_WINDOW=0), notify-wss-deflate (COMPRESSION=on, clients offering permessage-deflate), node, floor")
+	flag.StringVar(&scenarios, "scenarios", "", "comma-separated subset: connect,idle,fanout,unicast,churn,slow,flood,recovery,scaleout")
 	flag.StringVar(&cfg.Out, "out", "", "report path (default <repo>/BENCHMARKS.md)")
 	flag.StringVar(&cfg.ResultsDir, "results", "", "raw results directory (default <repo>/bench/results)")
 	flag.BoolVar(&cfg.NoBuild, "no-build", false, "use the binaries already in bin/")
