@@ -153,7 +153,7 @@ func (s *suite) writeReport(m machine, plan []scenarioPlan) error {
 		w("  room's channel while the room has members there.\n")
 	}
 	if slices.Contains(servers, NotifyWSSDeflate) {
-		w("- **notify-wss-deflate**: the same binary with `COMPRESSION=on` and `COMPRESSION_MIN_BYTES=0` (every\n")
+		w("- **notify-wss-deflate**: the same binary with `COMPRESSION=on` and `COMPRESSION_MIN_BYTES=1` (every\n")
 		w("  notification compressed, once per broadcast); its clients offer permessage-deflate, as browsers do.\n")
 	}
 	if slices.Contains(servers, NotifyWSSSharded) {

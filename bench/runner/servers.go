@@ -27,7 +27,7 @@ const (
 	// connection state recovery.
 	NotifyWSSNoRecovery = "notify-wss-norecovery"
 	// NotifyWSSDeflate is the same binary with COMPRESSION=on and every
-	// notification compressed (COMPRESSION_MIN_BYTES=0), its clients
+	// notification compressed (COMPRESSION_MIN_BYTES=1), its clients
 	// offering permessage-deflate as browsers do (-deflate). Beside
 	// notify-wss it prices compression.
 	NotifyWSSDeflate = "notify-wss-deflate"
@@ -63,7 +63,7 @@ var serverKinds = map[string]serverKind{
 	NotifyWSSDynamic:    {name: NotifyWSSDynamic, argv: notifyWSSArgv, env: []string{"REDIS_SUBSCRIBE=dynamic"}, binary: NotifyWSS},
 	NotifyWSSSharded:    {name: NotifyWSSSharded, argv: notifyWSSArgv, env: []string{"REDIS_SUBSCRIBE=sharded", "REDIS_MODE=cluster"}, binary: NotifyWSS, cluster: true},
 	NotifyWSSNoRecovery: {name: NotifyWSSNoRecovery, argv: notifyWSSArgv, env: []string{"RECOVERY_WINDOW=0"}, binary: NotifyWSS},
-	NotifyWSSDeflate: {name: NotifyWSSDeflate, argv: notifyWSSArgv, env: []string{"COMPRESSION=on", "COMPRESSION_MIN_BYTES=0"},
+	NotifyWSSDeflate: {name: NotifyWSSDeflate, argv: notifyWSSArgv, env: []string{"COMPRESSION=on", "COMPRESSION_MIN_BYTES=1"},
 		binary: NotifyWSS, loadgen: []string{"-deflate"}},
 	Node: {name: Node, argv: func(root string) []string {
 		return []string{"node", filepath.Join(root, "bench", "peers", "node", "server.js")}
