@@ -166,6 +166,9 @@ func New(cfg Config) (*Service, error) {
 		s.srv.Broadcast(m.Room, m)
 	})
 	if err != nil {
+		if st := s.rec.sessionStore(); st != nil {
+			_ = st.rdb.Close()
+		}
 		return nil, fmt.Errorf("notify: redis: %w", err)
 	}
 	s.br = br
