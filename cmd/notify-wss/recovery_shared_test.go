@@ -97,39 +97,6 @@ func (p *switchProxy) forward(c net.Conn) {
 	p.mu.Unlock()
 }
 
-// streamPublisher XADDs numbered notifications to channels, one round
-// every gap, retrying through a Redis outage, until n rounds are in.
-func streamPublisher(ctx context.Context, url string, channels map[string]string, n int, gap time.Duration) error {
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		return err
-	}
-	c := redis.NewClient(opt)
-	defer c.Close()
-	for i := range n {
-		for stream, channel := range channels {
-			b, _ := json.Marshal(numbered{Stream: stream, N: i})
-			for {
-				_, err := bridge.PublishStream(ctx, c, channel, string(b), 0, 0)
-				if err == nil {
-					break
-				}
-				select {
-				case <-ctx.Done():
-					return fmt.Errorf("publish %d to %s: %w", i, channel, err)
-				case <-time.After(50 * time.Millisecond):
-				}
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(gap):
-		}
-	}
-	return nil
-}
-
 // sharedClient is one client of the tests below: user u<i>, in its own
 // room, the global room and channel room ch<i%2>, over WebSocket (even i)
 // or polling (odd i).
@@ -265,7 +232,9 @@ func TestRecoveryOnAnotherInstance(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*wait)
 			defer cancel()
 			published := make(chan error, 1)
-			go func() { published <- streamPublisher(ctx, rd.URL, allChannels(clients), n, 5*time.Millisecond) }()
+			go func() {
+				published <- publishNumbered(ctx, rd.URL, true, true, allChannels(clients), n, 5*time.Millisecond)
+			}()
 			notifications(t, d, "c0", 30)
 
 			// Instance A leaves the rotation, then its clients are cut.
@@ -314,7 +283,9 @@ func TestRecoveryAcrossRedisRestart(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*wait)
 	defer cancel()
 	published := make(chan error, 1)
-	go func() { published <- streamPublisher(ctx, rd.URL, allChannels(clients), n, 10*time.Millisecond) }()
+	go func() {
+		published <- publishNumbered(ctx, rd.URL, true, true, allChannels(clients), n, 10*time.Millisecond)
+	}()
 	notifications(t, d, "c0", 30)
 
 	// The clients drop while Redis restarts: their recovery finds Redis

@@ -26,8 +26,10 @@ type numbered struct {
 }
 
 // publishNumbered publishes n numbered notifications to each channel, one
-// round every gap, and returns when done (or ctx ends).
-func publishNumbered(ctx context.Context, t *testing.T, url string, streams bool, channels map[string]string, n int, gap time.Duration) error {
+// round every gap (XADD with streams, else PUBLISH), and returns when done
+// (or ctx ends). With retry, a failed publish is tried again until ctx
+// ends, so that the stream goes on across a Redis restart.
+func publishNumbered(ctx context.Context, url string, streams, retry bool, channels map[string]string, n int, gap time.Duration) error {
 	opt, err := redis.ParseURL(url)
 	if err != nil {
 		return err
@@ -37,14 +39,20 @@ func publishNumbered(ctx context.Context, t *testing.T, url string, streams bool
 	for i := range n {
 		for stream, channel := range channels {
 			b, _ := json.Marshal(numbered{Stream: stream, N: i})
-			var err error
-			if streams {
-				_, err = bridge.PublishStream(ctx, c, channel, string(b), 0, 0)
-			} else {
-				err = c.Publish(ctx, channel, b).Err()
-			}
-			if err != nil {
-				return fmt.Errorf("publish %d to %s: %w", i, channel, err)
+			for {
+				var err error
+				if streams {
+					_, err = bridge.PublishStream(ctx, c, channel, string(b), 0, 0)
+				} else {
+					err = c.Publish(ctx, channel, b).Err()
+				}
+				if err == nil {
+					break
+				}
+				if !retry || ctx.Err() != nil {
+					return fmt.Errorf("publish %d to %s: %w", i, channel, err)
+				}
+				time.Sleep(50 * time.Millisecond)
 			}
 		}
 		select {
@@ -113,7 +121,7 @@ func TestRecoveryReplaysWhatWasMissed(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			published := make(chan error, 1)
-			go func() { published <- publishNumbered(ctx, t, rd.URL, c.streams, channels, n, 3*time.Millisecond) }()
+			go func() { published <- publishNumbered(ctx, rd.URL, c.streams, false, channels, n, 3*time.Millisecond) }()
 
 			// Drop the transport three times while the streams flow.
 			for drop := range 3 {
