@@ -137,17 +137,7 @@ func TestEndToEndEmitterInput(t *testing.T) {
 	build(t, dir, "loadgen", "github.com/notify-wss/notify-wss/bench/cmd/loadgen")
 	build(t, dir, "notify-wss", "github.com/notify-wss/notify-wss/cmd/notify-wss")
 
-	port := freePort(t)
-	srv := exec.Command(filepath.Join(dir, "notify-wss"))
-	srv.Env = []string{"NODE_ENV=production", "REDIS_URL=" + rs.URL, "JWT_SECRET=e2e", "HOST=127.0.0.1",
-		"PORT=" + strconv.Itoa(port), "EMITTER=on", "LOG_LEVEL=warn", "DRAIN_DURATION=0"}
-	srv.Stderr = os.Stderr
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	waitListening(t, addr)
+	addr, _ := startNotifyWSS(t, dir, rs.URL, "EMITTER=on", "DRAIN_DURATION=0")
 
 	common := []string{"-target", addr, "-redis", rs.Addr, "-secret", "e2e", "-publish", "emitter", "-settle", "2s"}
 	t.Run("fanout", func(t *testing.T) {
@@ -167,4 +157,24 @@ func TestEndToEndEmitterInput(t *testing.T) {
 		want(t, r, "unicast.lost", 0)
 		want(t, r, "unicast.dups", 0)
 	})
+}
+
+// startNotifyWSS runs the notify-wss binary built in dir, in production
+// mode against redisURL with the secret "e2e" and the extra KEY=VALUE
+// settings, and returns its address and pid once it listens.
+func startNotifyWSS(t *testing.T, dir, redisURL string, extra ...string) (addr string, pid int) {
+	t.Helper()
+	port := freePort(t)
+	srv := exec.Command(filepath.Join(dir, "notify-wss"))
+	srv.Dir = t.TempDir() // no stray .env
+	srv.Env = append([]string{"NODE_ENV=production", "REDIS_URL=" + redisURL, "JWT_SECRET=e2e", "HOST=127.0.0.1",
+		"PORT=" + strconv.Itoa(port), "LOG_LEVEL=warn"}, extra...)
+	srv.Stderr = os.Stderr
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
+	addr = "127.0.0.1:" + strconv.Itoa(port)
+	waitListening(t, addr)
+	return addr, srv.Process.Pid
 }

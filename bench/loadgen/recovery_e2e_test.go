@@ -1,9 +1,6 @@
 package loadgen_test
 
 import (
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"testing"
 
@@ -29,20 +26,9 @@ func TestRecoveryScenario(t *testing.T) {
 		{"off", "0", false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			port := freePort(t)
-			srv := exec.Command(filepath.Join(dir, "notify-wss"))
-			srv.Dir = t.TempDir()
-			srv.Env = []string{"NODE_ENV=production", "REDIS_URL=" + rs.URL, "JWT_SECRET=e2e", "HOST=127.0.0.1",
-				"PORT=" + strconv.Itoa(port), "RECOVERY_WINDOW=" + c.window, "LOG_LEVEL=warn"}
-			srv.Stderr = os.Stderr
-			if err := srv.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
-			addr := "127.0.0.1:" + strconv.Itoa(port)
-			waitListening(t, addr)
+			addr, pid := startNotifyWSS(t, dir, rs.URL, "RECOVERY_WINDOW="+c.window)
 			r := run(t, dir, []string{"recovery", "-target", addr, "-redis", rs.Addr, "-secret", "e2e",
-				"-server-pid", strconv.Itoa(srv.Process.Pid), "-settle", "2s",
+				"-server-pid", strconv.Itoa(pid), "-settle", "2s",
 				"-n", "50", "-paced-rate", "40", "-d", "2s", "-cut-share", "0.2", "-cut-delay", "200ms"})
 			cuts := r.Metrics["recovery.cuts"]
 			if cuts < 5 {
